@@ -1,0 +1,71 @@
+"""Domain errors: one base class, subclasses carrying data.
+
+The admin turns a ``BusinessError`` into an error message; the API turns it
+into a 400/409 JSON body ``{"code": ..., "detail": ..., "data": ...}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+class BusinessError(Exception):
+    """A rule of the business refused the operation; nothing was written."""
+
+    code = "business_error"
+    http_status = 400
+
+    def __init__(self, message: str = "", **data: Any) -> None:
+        self.message = message or self.default_message()
+        self.data = data
+        super().__init__(self.message)
+
+    def default_message(self) -> str:
+        return "The operation was refused."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.message, "data": self.data}
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """One line that cannot be served: what was asked and what there is."""
+
+    sku: str
+    warehouse: str
+    requested: int
+    available: int
+
+    @property
+    def missing(self) -> int:
+        return self.requested - self.available
+
+    def __str__(self) -> str:
+        return f"{self.sku} @ {self.warehouse}: requested {self.requested}, available {self.available}"
+
+
+class InsufficientStock(BusinessError):
+    """Raised once for a whole request, listing every line that is short."""
+
+    code = "insufficient_stock"
+    http_status = 409
+
+    def __init__(self, shortfalls: list[Shortfall], action: str = "") -> None:
+        self.shortfalls = list(shortfalls)
+        what = f"Cannot {action}: " if action else "Insufficient stock: "
+        message = what + "; ".join(str(s) for s in self.shortfalls)
+        super().__init__(message, shortfalls=[asdict(s) for s in self.shortfalls])
+
+
+class InvalidTransition(BusinessError):
+    """A document was asked to move to a status its workflow does not allow."""
+
+    code = "invalid_transition"
+    http_status = 409
+
+
+class ValidationFailed(BusinessError):
+    """Input that breaks a business rule (quantity, reason, same warehouse...)."""
+
+    code = "validation_failed"

@@ -1,0 +1,102 @@
+"""Roles of DESIGN.md section 1 as Django groups with model permissions.
+
+``manage.py setup_roles`` creates or refreshes the groups; it is idempotent
+and is run by ``make run`` and the Procfile's release step. Apps add their
+models here as they grow.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+ADMIN, MANAGER, SALES, PURCHASING, WAREHOUSE, VIEWER = (
+    "Admin",
+    "Manager",
+    "Sales",
+    "Purchasing",
+    "Warehouse",
+    "Viewer",
+)
+
+VIEW = ("view",)
+EDIT = ("view", "add", "change")
+FULL = ("view", "add", "change", "delete")
+
+# role -> {"app.model": actions}; "*" lists the models every role may view.
+BUSINESS_MODELS = [
+    "inventory.category",
+    "inventory.product",
+    "inventory.warehouse",
+    "inventory.supplier",
+    "inventory.supplierproduct",
+    "inventory.stocklevel",
+    "inventory.stockmovement",
+    "inventory.stockadjustment",
+    "inventory.stockadjustmentline",
+    "inventory.stocktransfer",
+    "inventory.stocktransferline",
+]
+
+ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    MANAGER: {
+        "inventory.category": FULL,
+        "inventory.product": FULL,
+        "inventory.warehouse": FULL,
+        "inventory.supplier": FULL,
+        "inventory.supplierproduct": FULL,
+        "inventory.stocklevel": EDIT,
+        "inventory.stockmovement": VIEW,
+        "inventory.stockadjustment": EDIT,
+        "inventory.stockadjustmentline": FULL,
+        "inventory.stocktransfer": EDIT,
+        "inventory.stocktransferline": FULL,
+    },
+    SALES: {model: VIEW for model in BUSINESS_MODELS},
+    PURCHASING: {
+        **{model: VIEW for model in BUSINESS_MODELS},
+        "inventory.supplier": FULL,
+        "inventory.supplierproduct": FULL,
+        "inventory.stocklevel": ("view", "change"),
+    },
+    WAREHOUSE: {
+        **{model: VIEW for model in BUSINESS_MODELS},
+        "inventory.stockadjustment": EDIT,
+        "inventory.stockadjustmentline": FULL,
+        "inventory.stocktransfer": EDIT,
+        "inventory.stocktransferline": FULL,
+    },
+    VIEWER: {model: VIEW for model in BUSINESS_MODELS},
+}
+
+# Extra (non-model) permissions per role: "app.codename".
+ROLE_EXTRA_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    MANAGER: ("inventory.apply_stockadjustment", "inventory.apply_stocktransfer"),
+    WAREHOUSE: ("inventory.apply_stockadjustment", "inventory.apply_stocktransfer"),
+}
+
+
+def _permission(app_label: str, codename: str) -> Permission:
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+@transaction.atomic
+def roles_setup() -> dict[str, int]:
+    """Create or refresh every role group; returns permission counts by role."""
+    counts = {}
+    all_permissions = Permission.objects.all()
+    admin_group, _ = Group.objects.get_or_create(name=ADMIN)
+    admin_group.permissions.set(all_permissions)
+    counts[ADMIN] = all_permissions.count()
+    for role, models in ROLE_PERMISSIONS.items():
+        permissions = []
+        for label, actions in models.items():
+            app_label, model = label.split(".")
+            permissions += [_permission(app_label, f"{action}_{model}") for action in actions]
+        for extra in ROLE_EXTRA_PERMISSIONS.get(role, ()):
+            app_label, codename = extra.split(".")
+            permissions.append(_permission(app_label, codename))
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(permissions)
+        counts[role] = len(permissions)
+    return counts

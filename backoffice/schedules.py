@@ -1,0 +1,47 @@
+"""Every django-q2 schedule the system runs, declared once.
+
+``manage.py setup_schedules`` creates or updates them by name (idempotent);
+apps add theirs to ``SCHEDULES``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.models import Schedule
+
+SCHEDULES = [
+    {
+        "name": "Nightly stock invariant check",
+        "func": "inventory.tasks.check_stock_task",
+        "schedule_type": Schedule.DAILY,
+        "first_run_at": (2, 15),
+    },
+]
+
+
+@transaction.atomic
+def schedules_setup() -> list[tuple[str, bool]]:
+    """Create missing schedules and refresh existing ones; returns (name, created)."""
+    results = []
+    for spec in SCHEDULES:
+        defaults = {k: v for k, v in spec.items() if k not in {"name", "first_run_at"}}
+        schedule = Schedule.objects.filter(name=spec["name"]).first()
+        if schedule is None:
+            Schedule.objects.create(name=spec["name"], next_run=_next_time(*spec["first_run_at"]), **defaults)
+            results.append((spec["name"], True))
+        else:
+            for field, value in defaults.items():
+                setattr(schedule, field, value)
+            schedule.save()
+            results.append((spec["name"], False))
+    return results
+
+
+def _next_time(hour: int, minute: int) -> datetime:
+    """The next local wall-clock time hour:minute, for a schedule's first run."""
+    now = timezone.localtime()
+    candidate = timezone.make_aware(datetime.combine(now.date(), time(hour, minute)))
+    return candidate if candidate > now else candidate + timedelta(days=1)

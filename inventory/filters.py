@@ -1,0 +1,39 @@
+"""django-filter FilterSets shared by the API and reports."""
+
+import django_filters
+
+from inventory.models import Product, StockLevel, StockMovement
+
+
+class ProductFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="SKU, name or barcode contains")
+
+    class Meta:
+        model = Product
+        fields = {"sku": ["exact"], "category": ["exact"], "is_active": ["exact"], "barcode": ["exact"]}
+
+    def search(self, queryset, name, value):
+        from django.db.models import Q
+
+        return queryset.filter(Q(sku__icontains=value) | Q(name__icontains=value) | Q(barcode=value))
+
+
+class StockLevelFilter(django_filters.FilterSet):
+    below_reorder_point = django_filters.BooleanFilter(method="filter_below", label="At or below reorder point")
+
+    class Meta:
+        model = StockLevel
+        fields = {"product": ["exact"], "product__sku": ["exact"], "warehouse": ["exact"], "warehouse__code": ["exact"]}
+
+    def filter_below(self, queryset, name, value):
+        below = StockLevel.objects.at_or_below_reorder_point().values("pk")
+        return queryset.filter(pk__in=below) if value else queryset.exclude(pk__in=below)
+
+
+class StockMovementFilter(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = StockMovement
+        fields = {"product": ["exact"], "warehouse": ["exact"], "kind": ["exact"], "reference": ["exact"]}

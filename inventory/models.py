@@ -1,0 +1,405 @@
+"""Inventory: catalogue, warehouses, suppliers, stock levels and the stock ledger.
+
+``StockLevel.on_hand`` and ``allocated`` are only changed by ``inventory.services``
+(with row locks and ``F()`` updates); every change of ``on_hand`` is a
+``StockMovement``, the append-only ledger.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+ZERO = Decimal("0")
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Category(TimeStamped):
+    """A product category, optionally nested under a parent."""
+
+    name = models.CharField(max_length=100, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    description = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        ancestor = self.parent
+        while ancestor is not None:
+            if ancestor.pk == self.pk and self.pk is not None:
+                raise ValidationError({"parent": "A category cannot be its own ancestor."})
+            ancestor = ancestor.parent
+
+
+class Product(TimeStamped):
+    """A stock-keeping unit sold and bought in its own unit (integer quantities)."""
+
+    sku = models.CharField("SKU", max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="products")
+    unit = models.CharField(max_length=60, default="unit", help_text="What one quantity is, e.g. '24 x 12 oz bottles'.")
+    barcode = models.CharField(max_length=64, blank=True)
+    sale_price = models.DecimalField(
+        max_digits=14, decimal_places=4, default=ZERO, validators=[MinValueValidator(ZERO)]
+    )
+    cost = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        default=ZERO,
+        validators=[MinValueValidator(ZERO)],
+        help_text="Standard (list) cost.",
+    )
+    average_cost = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        default=ZERO,
+        validators=[MinValueValidator(ZERO)],
+        help_text="Moving-average cost, updated by receipts.",
+    )
+    tax_rate = models.DecimalField(
+        "tax rate %",
+        max_digits=5,
+        decimal_places=2,
+        default=ZERO,
+        validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))],
+    )
+    is_active = models.BooleanField("active", default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["barcode"], condition=~Q(barcode=""), name="product_barcode_unique"),
+            models.CheckConstraint(condition=Q(sale_price__gte=0), name="product_sale_price_gte_0"),
+            models.CheckConstraint(condition=Q(cost__gte=0), name="product_cost_gte_0"),
+            models.CheckConstraint(condition=Q(average_cost__gte=0), name="product_average_cost_gte_0"),
+            models.CheckConstraint(condition=Q(tax_rate__gte=0, tax_rate__lte=100), name="product_tax_rate_0_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} · {self.name}"
+
+
+class Warehouse(TimeStamped):
+    """A place that holds stock."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=100)
+    address = models.TextField(blank=True)
+    is_active = models.BooleanField("active", default=True)
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="warehouses",
+        help_text="Warehouse-role users who may receive, count and transfer here.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Supplier(TimeStamped):
+    """A company we buy from."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    contact_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    address = models.TextField(blank=True)
+    country = models.CharField(max_length=60, blank=True)
+    lead_time_days = models.PositiveSmallIntegerField(default=7)
+    is_active = models.BooleanField("active", default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+
+class SupplierProduct(TimeStamped):
+    """What a supplier sells us: its own SKU, cost and minimum order quantity."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="supplier_products")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="supplier_products")
+    supplier_sku = models.CharField("supplier SKU", max_length=64, blank=True)
+    unit_cost = models.DecimalField(max_digits=14, decimal_places=4, default=ZERO, validators=[MinValueValidator(ZERO)])
+    minimum_order_quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    preferred = models.BooleanField(default=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["supplier__name", "product__sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["supplier", "product"], name="supplier_product_unique"),
+            models.UniqueConstraint(
+                fields=["product"], condition=Q(preferred=True), name="one_preferred_supplier_per_product"
+            ),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="supplier_product_cost_gte_0"),
+            models.CheckConstraint(condition=Q(minimum_order_quantity__gte=1), name="supplier_product_moq_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supplier.code} / {self.product.sku}"
+
+
+class StockLevelQuerySet(models.QuerySet):
+    def with_available(self):
+        return self.annotate(available_qty=F("on_hand") - F("allocated"))
+
+    def at_or_below_reorder_point(self):
+        return self.filter(reorder_point__gt=0).with_available().filter(available_qty__lte=F("reorder_point"))
+
+
+class StockLevel(models.Model):
+    """Stock of one product in one warehouse.
+
+    ``on_hand`` equals the sum of the level's movements; ``allocated`` is what
+    open sales orders have reserved. Both move only through ``inventory.services``.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_levels")
+    on_hand = models.PositiveIntegerField(default=0, editable=False)
+    allocated = models.PositiveIntegerField(default=0, editable=False)
+    reorder_point = models.PositiveIntegerField(default=0)
+    reorder_quantity = models.PositiveIntegerField(default=0)
+    history = HistoricalRecords(excluded_fields=["on_hand", "allocated"])
+
+    objects = StockLevelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["product__sku", "warehouse__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "warehouse"], name="stock_level_product_warehouse_unique"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_level_on_hand_gte_0"),
+            models.CheckConstraint(condition=Q(allocated__gte=0), name="stock_level_allocated_gte_0"),
+            models.CheckConstraint(condition=Q(allocated__lte=F("on_hand")), name="stock_level_allocated_lte_on_hand"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku} @ {self.warehouse.code}"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.allocated
+
+    @property
+    def needs_reorder(self) -> bool:
+        return self.reorder_point > 0 and self.available <= self.reorder_point
+
+
+class MovementKind(models.TextChoices):
+    OPENING = "opening", "Opening balance"
+    RECEIPT = "receipt", "Receipt"
+    SHIPMENT = "shipment", "Shipment"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    TRANSFER_OUT = "transfer_out", "Transfer out"
+    TRANSFER_IN = "transfer_in", "Transfer in"
+    RETURN = "return", "Return"
+
+    @classmethod
+    def inbound(cls) -> set[str]:
+        return {cls.OPENING, cls.RECEIPT, cls.TRANSFER_IN, cls.RETURN}
+
+
+class ImmutableLedgerError(Exception):
+    """Raised when code tries to edit or delete a ledger entry."""
+
+
+class StockMovementQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableLedgerError("Stock movements are never edited.")
+
+    def delete(self):
+        raise ImmutableLedgerError("Stock movements are never deleted.")
+
+
+class StockMovement(models.Model):
+    """One signed change of ``on_hand``: the append-only stock ledger.
+
+    Not tracked by simple-history: rows are never changed, so the ledger is
+    its own audit trail (who, when, why, from which document).
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="movements")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=20, choices=MovementKind.choices)
+    quantity = models.IntegerField(help_text="Signed: positive in, negative out.")
+    unit_cost = models.DecimalField(max_digits=14, decimal_places=4, default=ZERO)
+    balance_after = models.PositiveIntegerField(help_text="On hand in this warehouse after the movement.")
+    reference = models.CharField(max_length=40, blank=True, db_index=True, help_text="Source document number.")
+    note = models.CharField(max_length=255, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = StockMovementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["product", "warehouse", "created_at"])]
+        constraints = [models.CheckConstraint(condition=~Q(quantity=0), name="stock_movement_quantity_not_0")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.quantity:+d} {self.product_id}@{self.warehouse_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ImmutableLedgerError("Stock movements are never edited.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableLedgerError("Stock movements are never deleted.")
+
+
+class AdjustmentReason(models.TextChoices):
+    CYCLE_COUNT = "cycle_count", "Cycle count"
+    DAMAGE = "damage", "Damaged"
+    LOSS = "loss", "Lost / stolen"
+    FOUND = "found", "Found"
+    EXPIRED = "expired", "Expired"
+    CORRECTION = "correction", "Data correction"
+
+
+class DocumentStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    APPLIED = "applied", "Applied"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class StockAdjustment(TimeStamped):
+    """A stock count (or write-off) in one warehouse: lines say what was counted.
+
+    Entered as a draft; *Apply* sets each product's on-hand to the counted
+    quantity through ``inventory.services.stock_adjustment_apply``.
+    """
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="adjustments")
+    reason = models.CharField(max_length=20, choices=AdjustmentReason.choices, default=AdjustmentReason.CYCLE_COUNT)
+    note = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.DRAFT, editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    applied_at = models.DateTimeField(null=True, blank=True, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "stock adjustment"
+        permissions = [("apply_stockadjustment", "Can apply a stock adjustment")]
+
+    def __str__(self) -> str:
+        return self.number or "New adjustment"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == DocumentStatus.DRAFT
+
+
+class StockAdjustmentLine(models.Model):
+    """One counted product; ``previous_quantity`` is filled in when applied."""
+
+    adjustment = models.ForeignKey(StockAdjustment, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    counted_quantity = models.PositiveIntegerField()
+    previous_quantity = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["adjustment", "product"], name="adjustment_line_product_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.counted_quantity}"
+
+    @property
+    def difference(self) -> int | None:
+        if self.previous_quantity is None:
+            return None
+        return self.counted_quantity - self.previous_quantity
+
+
+class StockTransfer(TimeStamped):
+    """Goods moved from one warehouse to another; applied in one transaction."""
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    from_warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_out")
+    to_warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_in")
+    note = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.DRAFT, editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    applied_at = models.DateTimeField(null=True, blank=True, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("apply_stocktransfer", "Can apply a stock transfer")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(from_warehouse=F("to_warehouse")), name="transfer_distinct_warehouses")
+        ]
+
+    def __str__(self) -> str:
+        return self.number or "New transfer"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == DocumentStatus.DRAFT
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.from_warehouse_id and self.from_warehouse_id == self.to_warehouse_id:
+            raise ValidationError({"to_warehouse": "Choose a warehouse other than the source."})
+
+
+class StockTransferLine(models.Model):
+    """A product and quantity moved by a transfer."""
+
+    transfer = models.ForeignKey(StockTransfer, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["transfer", "product"], name="transfer_line_product_unique"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="transfer_line_quantity_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.quantity}"
