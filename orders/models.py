@@ -1,1 +1,385 @@
-# Create your models here.
+"""Orders: customers, sales orders, purchase orders, receipts, carriers and shipments.
+
+Statuses move only through ``orders.services``; stock moves only through
+``inventory.services``. Money: prices 4 places, amounts 2 places, rounded
+half-up once per line; document totals are sums of rounded lines.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from inventory.models import Product, Supplier, TimeStamped, Warehouse
+
+ZERO = Decimal("0")
+PERCENT = [MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))]
+NON_NEGATIVE = [MinValueValidator(ZERO)]
+
+
+def price_field(verbose_name=None, **kwargs):
+    return models.DecimalField(
+        verbose_name, max_digits=14, decimal_places=4, default=ZERO, validators=NON_NEGATIVE, **kwargs
+    )
+
+
+def amount_field(verbose_name=None, **kwargs):
+    kwargs.setdefault("default", ZERO)
+    return models.DecimalField(verbose_name, max_digits=14, decimal_places=2, **kwargs)
+
+
+def percent_field(verbose_name=None, **kwargs):
+    return models.DecimalField(verbose_name, max_digits=5, decimal_places=2, default=ZERO, validators=PERCENT, **kwargs)
+
+
+def user_field(**kwargs):
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", **kwargs
+    )
+
+
+class Customer(TimeStamped):
+    """A company we sell to."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    contact_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    billing_address = models.TextField(blank=True)
+    shipping_address = models.TextField(blank=True)
+    country = models.CharField(max_length=60, blank=True)
+    credit_limit = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="Open orders may not exceed this value. Empty = no limit.",
+    )
+    tax_exempt = models.BooleanField(default=False)
+    is_active = models.BooleanField("active", default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+
+class Carrier(TimeStamped):
+    """A shipping company; ``tracking_url_template`` contains ``{tracking}``."""
+
+    name = models.CharField(max_length=100, unique=True)
+    phone = models.CharField(max_length=40, blank=True)
+    tracking_url_template = models.CharField(
+        max_length=300, blank=True, help_text="e.g. https://track.example.com/?n={tracking}"
+    )
+    is_active = models.BooleanField("active", default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def tracking_url(self, tracking_number: str) -> str:
+        if not self.tracking_url_template or not tracking_number:
+            return ""
+        return self.tracking_url_template.replace("{tracking}", tracking_number)
+
+
+# Sales orders -------------------------------------------------------------------------------
+
+
+class SalesOrderStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    CONFIRMED = "confirmed", "Confirmed"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+SalesOrderStatus.EDITABLE = frozenset({SalesOrderStatus.DRAFT})
+SalesOrderStatus.OPEN = frozenset({SalesOrderStatus.CONFIRMED, SalesOrderStatus.PARTIALLY_SHIPPED})
+SalesOrderStatus.CANCELLABLE = frozenset({SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED})
+
+
+class SalesOrder(TimeStamped):
+    """An order from a customer, served from one warehouse."""
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="sales_orders")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="sales_orders")
+    status = models.CharField(
+        max_length=20, choices=SalesOrderStatus.choices, default=SalesOrderStatus.DRAFT, editable=False, db_index=True
+    )
+    order_date = models.DateField(default=timezone.localdate, db_index=True)
+    required_date = models.DateField(null=True, blank=True)
+    customer_reference = models.CharField(max_length=60, blank=True)
+    shipping_address = models.TextField(blank=True)
+    discount_percent = percent_field("order discount %")
+    shipping_charge = amount_field(validators=NON_NEGATIVE)
+    subtotal = amount_field(editable=False)
+    tax_total = amount_field(editable=False)
+    total = amount_field(editable=False)
+    notes = models.TextField(blank=True)
+    credit_override_reason = models.TextField(blank=True, editable=False)
+    credit_override_by = user_field(editable=False)
+    created_by = user_field(editable=False)
+    confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-order_date", "-id"]
+        permissions = [
+            ("confirm_salesorder", "Can confirm and cancel sales orders"),
+            ("override_credit_salesorder", "Can override a customer's credit limit"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(shipping_charge__gte=0), name="sales_order_shipping_gte_0"),
+            models.CheckConstraint(
+                condition=Q(discount_percent__gte=0, discount_percent__lte=100), name="sales_order_discount_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or "New sales order"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in SalesOrderStatus.EDITABLE
+
+
+class SalesOrderLine(models.Model):
+    """A product on a sales order, with its reservation and shipping progress."""
+
+    order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    unit_price = price_field(help_text="Defaults to the product's sale price.")
+    discount_percent = percent_field("discount %")
+    tax_rate = percent_field("tax %", help_text="Defaults to the product's rate; 0 for tax-exempt customers.")
+    net_amount = amount_field(editable=False)
+    tax_amount = amount_field(editable=False)
+    total_amount = amount_field(editable=False)
+    quantity_reserved = models.PositiveIntegerField(default=0, editable=False)
+    quantity_shipped = models.PositiveIntegerField(default=0, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="sales_line_quantity_gte_1"),
+            models.CheckConstraint(
+                condition=Q(quantity_reserved__lte=F("quantity") - F("quantity_shipped")),
+                name="sales_line_reserved_lte_open",
+            ),
+            models.CheckConstraint(condition=Q(quantity_shipped__lte=F("quantity")), name="sales_line_shipped_lte_qty"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="sales_line_price_gte_0"),
+            models.CheckConstraint(
+                condition=Q(discount_percent__gte=0, discount_percent__lte=100), name="sales_line_discount_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} × {self.quantity}"
+
+    @property
+    def quantity_backordered(self) -> int:
+        """Ordered, not shipped and not reserved: waiting for stock (only on open orders)."""
+        return max(self.quantity - self.quantity_shipped - self.quantity_reserved, 0)
+
+
+# Purchase orders ---------------------------------------------------------------------------
+
+
+class PurchaseOrderStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent"
+    PARTIALLY_RECEIVED = "partially_received", "Partially received"
+    RECEIVED = "received", "Received"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+PurchaseOrderStatus.EDITABLE = frozenset({PurchaseOrderStatus.DRAFT})
+PurchaseOrderStatus.OPEN = frozenset({PurchaseOrderStatus.SENT, PurchaseOrderStatus.PARTIALLY_RECEIVED})
+PurchaseOrderStatus.RECEIVABLE = PurchaseOrderStatus.OPEN
+
+
+class PurchaseOrder(TimeStamped):
+    """An order to a supplier, delivered to one warehouse."""
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="purchase_orders")
+    status = models.CharField(
+        max_length=20,
+        choices=PurchaseOrderStatus.choices,
+        default=PurchaseOrderStatus.DRAFT,
+        editable=False,
+        db_index=True,
+    )
+    order_date = models.DateField(default=timezone.localdate, db_index=True)
+    expected_date = models.DateField(null=True, blank=True)
+    supplier_reference = models.CharField(max_length=60, blank=True)
+    total = amount_field(editable=False)
+    notes = models.TextField(blank=True)
+    close_reason = models.TextField(blank=True, editable=False)
+    created_by = user_field(editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-order_date", "-id"]
+        permissions = [
+            ("send_purchaseorder", "Can send, close and cancel purchase orders"),
+            ("receive_purchaseorder", "Can receive goods against purchase orders"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or "New purchase order"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in PurchaseOrderStatus.EDITABLE
+
+
+class PurchaseOrderLine(models.Model):
+    """A product on a purchase order and how much of it has arrived."""
+
+    order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    unit_cost = price_field(help_text="Defaults to the supplier's cost for the product.")
+    line_total = amount_field(editable=False)
+    quantity_received = models.PositiveIntegerField(default=0, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="purchase_line_quantity_gte_1"),
+            models.CheckConstraint(
+                condition=Q(quantity_received__lte=F("quantity")), name="purchase_line_no_over_receipt"
+            ),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="purchase_line_cost_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} × {self.quantity}"
+
+    @property
+    def quantity_outstanding(self) -> int:
+        return self.quantity - self.quantity_received
+
+
+class Receipt(TimeStamped):
+    """One delivery received against a purchase order."""
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="receipts")
+    received_at = models.DateTimeField(default=timezone.now)
+    received_by = user_field(editable=False)
+    delivery_note = models.CharField(max_length=60, blank=True, help_text="Supplier's delivery note number.")
+    note = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number or "New receipt"
+
+
+class ReceiptLine(models.Model):
+    """A quantity received for one purchase-order line."""
+
+    receipt = models.ForeignKey(Receipt, on_delete=models.CASCADE, related_name="lines")
+    purchase_order_line = models.ForeignKey(PurchaseOrderLine, on_delete=models.PROTECT, related_name="receipt_lines")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="receipt_line_quantity_gte_1")]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_order_line_id}: {self.quantity}"
+
+
+# Shipments ----------------------------------------------------------------------------------
+
+
+class ShipmentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PACKED = "packed", "Packed"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    RETURNED = "returned", "Returned"
+
+
+ShipmentStatus.EDITABLE = frozenset({ShipmentStatus.PENDING, ShipmentStatus.PACKED})
+
+
+class Shipment(TimeStamped):
+    """Goods leaving for one sales order; shipping it issues the reserved stock."""
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    sales_order = models.ForeignKey(SalesOrder, on_delete=models.PROTECT, related_name="shipments")
+    status = models.CharField(
+        max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.PENDING, editable=False, db_index=True
+    )
+    carrier = models.ForeignKey(Carrier, null=True, blank=True, on_delete=models.PROTECT, related_name="shipments")
+    tracking_number = models.CharField(max_length=60, blank=True, db_index=True)
+    shipping_address = models.TextField(blank=True)
+    cost = amount_field(validators=NON_NEGATIVE, help_text="What the carrier charges us.")
+    shipped_at = models.DateTimeField(null=True, blank=True, editable=False)
+    delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    returned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = user_field(editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("ship_shipment", "Can pack, ship, deliver and return shipments")]
+
+    def __str__(self) -> str:
+        return self.number or "New shipment"
+
+    @property
+    def tracking_url(self) -> str:
+        return self.carrier.tracking_url(self.tracking_number) if self.carrier_id else ""
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in ShipmentStatus.EDITABLE
+
+
+class ShipmentLine(models.Model):
+    """A quantity of one sales-order line in a shipment."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    sales_order_line = models.ForeignKey(SalesOrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="shipment_line_quantity_gte_1"),
+            models.UniqueConstraint(fields=["shipment", "sales_order_line"], name="shipment_line_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sales_order_line_id}: {self.quantity}"
