@@ -9,6 +9,7 @@ from backoffice import health
 
 admin.site.site_header = "Backoffice"
 admin.site.site_title = "Backoffice"
+admin.site.index_title = "Dashboard"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

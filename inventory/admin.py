@@ -1,1 +1,679 @@
-from django.contrib import admin  # noqa: F401
+"""Inventory admin (Unfold): catalogue, suppliers, stock levels, the ledger, adjustments and transfers.
+
+Catalogue, supplier and reorder-setting models import/export spreadsheets
+(``inventory.resources``). Stock quantities are never edited here: they move
+only through ``inventory.services`` — the ledger is read-only, and adjustments
+and transfers are drafts until *Apply* runs the service.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.contrib.filters.admin import (
+    BooleanRadioFilter,
+    ChoicesDropdownFilter,
+    RangeDateFilter,
+    RangeNumericFilter,
+    RelatedDropdownFilter,
+)
+from unfold.decorators import action, display
+from unfold.enums import ActionVariant
+
+from backoffice.admin_tools import (
+    BusinessErrorAdminMixin,
+    ImportExportAdminMixin,
+    SafeHistoryAdminMixin,
+    WarehouseScopedAdminMixin,
+    change_url,
+    confirm_dialog,
+    saved_fields,
+    status_badge,
+    workflow_redirect,
+)
+from backoffice.errors import BusinessError
+from inventory import services
+from inventory.models import (
+    Category,
+    Product,
+    StockAdjustment,
+    StockAdjustmentLine,
+    StockLevel,
+    StockMovement,
+    StockTransfer,
+    StockTransferLine,
+    Supplier,
+    SupplierProduct,
+    Warehouse,
+)
+from inventory.resources import (
+    CategoryResource,
+    ProductResource,
+    StockLevelResource,
+    SupplierProductResource,
+    SupplierResource,
+    WarehouseResource,
+)
+
+ACTIVE_COLORS = {True: "success", False: "danger"}
+
+
+class HistoryAdmin(BusinessErrorAdminMixin, SafeHistoryAdminMixin, SimpleHistoryAdmin, ModelAdmin):
+    """Unfold admin with simple-history (history, diff, revert) and business errors as messages."""
+
+    list_filter_submit = True
+    warn_unsaved_form = True
+
+
+class ImportableAdmin(
+    BusinessErrorAdminMixin, SafeHistoryAdminMixin, SimpleHistoryAdmin, ImportExportAdminMixin, ModelAdmin
+):
+    """``HistoryAdmin`` plus spreadsheet import/export and import templates."""
+
+    list_filter_submit = True
+    warn_unsaved_form = True
+
+
+def active_badge():
+    @display(description=_("active"), ordering="is_active", label=ACTIVE_COLORS)
+    def badge(self, obj):
+        return obj.is_active, _("Active") if obj.is_active else _("Inactive")
+
+    return badge
+
+
+# ---------------------------------------------------------------------------
+# Catalogue
+
+
+@admin.register(Category)
+class CategoryAdmin(ImportableAdmin):
+    """Product categories, optionally nested; imported and exported by name."""
+
+    resource_classes = [CategoryResource]
+    list_display = ("name", "parent", "product_count")
+    list_select_related = ("parent",)
+    search_fields = ("name", "description")
+    list_filter = (("parent", RelatedDropdownFilter),)
+    autocomplete_fields = ("parent",)
+    fields = ("name", "parent", "description")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(product_total=Count("products"))
+
+    @display(description=_("products"), ordering="product_total")
+    def product_count(self, obj):
+        return obj.product_total
+
+
+class SupplierProductInline(TabularInline):
+    """A product's suppliers, or a supplier's products (costs and minimum order quantities)."""
+
+    model = SupplierProduct
+    extra = 0
+    tab = True
+    show_title = False
+    fields = ("supplier", "product", "supplier_sku", "unit_cost", "minimum_order_quantity", "preferred")
+    autocomplete_fields = ("supplier", "product")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("supplier", "product")
+
+
+class ProductSupplierInline(SupplierProductInline):
+    """Suppliers of one product."""
+
+    fields = ("supplier", "supplier_sku", "unit_cost", "minimum_order_quantity", "preferred")
+    autocomplete_fields = ("supplier",)
+    verbose_name_plural = _("suppliers")
+
+
+class SupplierCatalogueInline(SupplierProductInline):
+    """Products one supplier sells us."""
+
+    fields = ("product", "supplier_sku", "unit_cost", "minimum_order_quantity", "preferred")
+    autocomplete_fields = ("product",)
+    verbose_name_plural = _("products supplied")
+
+
+class ProductStockInline(TabularInline):
+    """Read-only stock of one product per warehouse (quantities move through documents)."""
+
+    model = StockLevel
+    extra = 0
+    tab = True
+    show_title = False
+    fields = ("warehouse", "on_hand", "allocated", "available", "reorder_point", "reorder_quantity")
+    readonly_fields = fields
+    verbose_name_plural = _("stock")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("warehouse")
+
+    @display(description=_("available"))
+    def available(self, obj):
+        return obj.available
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Product)
+class ProductAdmin(ImportableAdmin):
+    """Products (SKUs): prices, cost, tax; stock per warehouse and suppliers on tabs.
+
+    The moving-average cost is maintained by receipts and never saved from here.
+    """
+
+    resource_classes = [ProductResource]
+    list_display = ("sku", "name", "category", "sale_price", "cost", "average_cost", "on_hand_total", "active")
+    list_display_links = ("sku", "name")
+    list_select_related = ("category",)
+    search_fields = ("sku", "name", "barcode")
+    list_filter = (
+        ("category", RelatedDropdownFilter),
+        ("is_active", BooleanRadioFilter),
+        ("sale_price", RangeNumericFilter),
+    )
+    autocomplete_fields = ("category",)
+    readonly_fields = ("average_cost", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("sku", "name", "category", "unit", "barcode", "is_active")}),
+        (_("Prices"), {"fields": ("sale_price", "cost", "average_cost", "tax_rate")}),
+        (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ["collapse"]}),
+    )
+    inlines = [ProductStockInline, ProductSupplierInline]
+    show_full_result_count = False
+    list_per_page = 50
+    active = active_badge()
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).annotate(on_hand_sum=Coalesce(Sum("stock_levels__on_hand"), 0))
+        return queryset.order_by(*self.get_ordering(request) or ("sku",))
+
+    @display(description=_("on hand"), ordering="on_hand_sum")
+    def on_hand_total(self, obj):
+        return obj.on_hand_sum
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        if not change:
+            obj.save()
+            return
+        # Receipts update the average cost concurrently; keep the stored one (also on a history revert).
+        obj.average_cost = Product.objects.values_list("average_cost", flat=True).get(pk=obj.pk)
+        obj.save(update_fields=saved_fields(obj, exclude=("average_cost", "created_at")))
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(ImportableAdmin):
+    """Warehouses and the Warehouse-role staff who work in each one."""
+
+    resource_classes = [WarehouseResource]
+    list_display = ("code", "name", "staff_count", "active")
+    search_fields = ("code", "name")
+    list_filter = (("is_active", BooleanRadioFilter),)
+    filter_horizontal = ("staff",)
+    fields = ("code", "name", "address", "is_active", "staff")
+    active = active_badge()
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(staff_total=Count("staff"))
+
+    @display(description=_("staff"), ordering="staff_total")
+    def staff_count(self, obj):
+        return obj.staff_total
+
+
+@admin.register(Supplier)
+class SupplierAdmin(ImportableAdmin):
+    """Suppliers with contact details, lead time and their catalogue (tab)."""
+
+    resource_classes = [SupplierResource]
+    list_display = ("code", "name", "contact_name", "email", "country", "lead_time_days", "active")
+    list_display_links = ("code", "name")
+    search_fields = ("code", "name", "contact_name", "email")
+    list_filter = (("is_active", BooleanRadioFilter), ("lead_time_days", RangeNumericFilter))
+    fieldsets = (
+        (None, {"fields": ("code", "name", "is_active", "lead_time_days")}),
+        (_("Contact"), {"fields": ("contact_name", "email", "phone", "address", "country")}),
+    )
+    inlines = [SupplierCatalogueInline]
+    active = active_badge()
+
+
+@admin.register(SupplierProduct)
+class SupplierProductAdmin(ImportableAdmin):
+    """Supplier price lists: supplier SKU, unit cost, minimum order, preferred supplier."""
+
+    resource_classes = [SupplierProductResource]
+    list_display = ("supplier", "product", "supplier_sku", "unit_cost", "minimum_order_quantity", "preferred")
+    list_select_related = ("supplier", "product")
+    search_fields = ("supplier__code", "supplier__name", "product__sku", "product__name", "supplier_sku")
+    list_filter = (("supplier", RelatedDropdownFilter), ("preferred", BooleanRadioFilter))
+    autocomplete_fields = ("supplier", "product")
+    fields = ("supplier", "product", "supplier_sku", "unit_cost", "minimum_order_quantity", "preferred")
+    show_full_result_count = False
+
+
+# ---------------------------------------------------------------------------
+# Stock
+
+
+class ReorderFilter(admin.SimpleListFilter):
+    """Stock levels whose available quantity is at or below the reorder point."""
+
+    title = _("reorder")
+    parameter_name = "reorder"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("At or below reorder point")), ("no", _("Above reorder point"))]
+
+    def queryset(self, request, queryset):
+        below = {"reorder_point__gt": 0, "available_qty__lte": F("reorder_point")}
+        if self.value() == "yes":
+            return queryset.filter(**below)
+        if self.value() == "no":
+            return queryset.exclude(**below)
+        return queryset
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(WarehouseScopedAdminMixin, ImportableAdmin):
+    """Stock per product and warehouse with its reorder settings.
+
+    On hand and allocated move only through documents and orders: they are
+    never editable here (nor imported); only the reorder settings are.
+    """
+
+    resource_classes = [StockLevelResource]
+    list_display = (
+        "product",
+        "warehouse",
+        "on_hand",
+        "allocated",
+        "available",
+        "reorder_point",
+        "reorder_quantity",
+        "reorder_badge",
+    )
+    list_select_related = ("product", "warehouse")
+    search_fields = ("product__sku", "product__name")
+    list_filter = (ReorderFilter, ("warehouse", RelatedDropdownFilter))
+    autocomplete_fields = ("product",)
+    fields = ("product", "warehouse", "on_hand", "allocated", "available", "reorder_point", "reorder_quantity")
+    readonly_fields = ("on_hand", "allocated", "available")
+    show_full_result_count = False
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_available()
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return ("product", "warehouse", *self.readonly_fields)
+        return self.readonly_fields
+
+    @display(description=_("available"), ordering="available_qty")
+    def available(self, obj):
+        return getattr(obj, "available_qty", obj.available)
+
+    @display(description=_("reorder"), label={"reorder": "danger"})
+    def reorder_badge(self, obj):
+        if obj.needs_reorder:
+            return "reorder", _("Reorder")
+        return None
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        if change:
+            # Never write the counters back: services change them concurrently.
+            obj.save(update_fields=["reorder_point", "reorder_quantity"])
+        else:
+            obj.save()
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ModelAdmin):
+    """The stock ledger: append-only, read-only for everyone (it is its own audit trail)."""
+
+    list_display = (
+        "created_at",
+        "kind_badge",
+        "product",
+        "warehouse",
+        "quantity_display",
+        "balance_after",
+        "unit_cost",
+        "reference",
+        "user",
+    )
+    list_select_related = ("product", "warehouse", "user")
+    search_fields = ("reference", "product__sku")
+    list_filter = (
+        ("kind", ChoicesDropdownFilter),
+        ("warehouse", RelatedDropdownFilter),
+        ("created_at", RangeDateFilter),
+    )
+    list_filter_submit = True
+    show_full_result_count = False
+    list_per_page = 100
+
+    @display(
+        description=_("kind"),
+        ordering="kind",
+        label={
+            "opening": "info",
+            "receipt": "success",
+            "return": "success",
+            "transfer_in": "success",
+            "shipment": "warning",
+            "transfer_out": "warning",
+            "adjustment": "primary",
+        },
+    )
+    def kind_badge(self, obj):
+        return obj.kind, obj.get_kind_display()
+
+    @display(description=_("quantity"), ordering="quantity")
+    def quantity_display(self, obj):
+        return f"{obj.quantity:+d}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# ---------------------------------------------------------------------------
+# Documents: adjustments and transfers
+
+
+class DocumentLineInline(TabularInline):
+    """Lines of a stock document; editable only while the document is a draft."""
+
+    extra = 1
+    show_title = False
+    autocomplete_fields = ("product",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    def _editable(self, obj) -> bool:
+        return obj is None or obj.is_editable
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+class StockAdjustmentLineInline(DocumentLineInline):
+    """Counted quantities; the previous on-hand and the difference appear once applied."""
+
+    model = StockAdjustmentLine
+    fields = ("product", "counted_quantity", "previous_quantity", "difference")
+    readonly_fields = ("previous_quantity", "difference")
+
+    @display(description=_("difference"))
+    def difference(self, obj):
+        value = obj.difference
+        return "" if value is None else f"{value:+d}"
+
+
+class StockTransferLineInline(DocumentLineInline):
+    """Products and quantities to move."""
+
+    model = StockTransferLine
+    fields = ("product", "quantity")
+
+
+class StockDocumentAdmin(WarehouseScopedAdminMixin, HistoryAdmin):
+    """Draft → applied / cancelled documents, created and applied through the services.
+
+    Subclasses say which permission applies them and which services create
+    and apply them. Applied and cancelled documents are read-only, and their
+    history cannot be reverted (the status must follow the workflow).
+    """
+
+    apply_permission = ""
+    actions = ["apply_selected"]
+    actions_detail = ["apply_document", "cancel_document"]
+    history_revert_allowed = False
+    show_full_result_count = False
+    list_per_page = 50
+    status_display = status_badge()
+    record_fields = ("status", "created_by", "created_at", "applied_at")
+
+    def create_document(self, obj, user):
+        raise NotImplementedError
+
+    def apply_document_service(self, document, user):
+        raise NotImplementedError
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(line_count=Count("lines"))
+
+    @display(description=_("lines"), ordering="line_count")
+    def lines(self, obj):
+        return obj.line_count
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("number", *self.record_fields)
+
+    def _document(self, request, obj):
+        if obj is None or isinstance(obj, self.model):
+            return obj
+        return self.get_object(request, unquote(str(obj)))
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not (obj.is_editable and self.may_act_on(request, obj)):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not (obj.is_editable and self.may_act_on(request, obj)):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def has_apply_permission(self, request, obj=None):
+        if not request.user.has_perm(self.apply_permission):
+            return False
+        document = self._document(request, obj)
+        if obj is not None and document is None:
+            return False
+        return document is None or (document.is_editable and self.may_act_on(request, document))
+
+    def has_cancel_permission(self, request, obj=None):
+        document = self._document(request, obj)
+        if obj is not None and document is None:
+            return False
+        return self.has_change_permission(request, document)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj._history_user = request.user
+            obj.save(
+                update_fields=saved_fields(obj, exclude=("number", "status", "created_by", "created_at", "applied_at"))
+            )
+            return
+        created = self.create_document(obj, request.user)
+        # The inline formsets hold ``obj``: give it the created row's identity and number.
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
+    @action(
+        description=_("Apply"),
+        icon="check_circle",
+        variant=ActionVariant.PRIMARY,
+        permissions=["apply"],
+        url_path="apply",
+        dialog=confirm_dialog(
+            _("Apply this document?"),
+            _("Stock moves now, one ledger entry per line; the document then becomes read-only."),
+            _("Apply"),
+        ),
+    )
+    def apply_document(self, request, form, object_id):
+        document = self.get_object(request, unquote(object_id))
+        self.run_service(
+            request,
+            lambda: self.apply_document_service(document, request.user),
+            success=_("%(number)s was applied.") % {"number": document.number},
+        )
+        return workflow_redirect(request, change_url(document))
+
+    @action(
+        description=_("Cancel"),
+        icon="block",
+        variant=ActionVariant.DANGER,
+        permissions=["cancel"],
+        url_path="cancel",
+        dialog=confirm_dialog(
+            _("Cancel this document?"),
+            _("A cancelled document is kept for the record and can no longer be applied."),
+            _("Cancel document"),
+        ),
+    )
+    def cancel_document(self, request, form, object_id):
+        document = self.get_object(request, unquote(object_id))
+        self.run_service(
+            request,
+            lambda: services.stock_document_cancel(document=document, user=request.user),
+            success=_("%(number)s was cancelled.") % {"number": document.number},
+        )
+        return workflow_redirect(request, change_url(document))
+
+    @action(description=_("Apply selected drafts"), permissions=["apply"])
+    def apply_selected(self, request, queryset):
+        applied = []
+        for document in queryset.order_by("pk"):
+            if not self.may_act_on(request, document):
+                self.message_user(
+                    request, _("%(number)s: not your warehouse.") % {"number": document.number}, messages.ERROR
+                )
+                continue
+            try:
+                self.apply_document_service(document, request.user)
+            except BusinessError as error:
+                self.message_user(request, f"{document.number}: {error.message}", messages.ERROR)
+            else:
+                applied.append(document.number)
+        if applied:
+            self.message_user(
+                request,
+                ngettext("Applied %(numbers)s.", "Applied %(count)d documents: %(numbers)s.", len(applied))
+                % {"count": len(applied), "numbers": ", ".join(applied)},
+                messages.SUCCESS,
+            )
+
+
+@admin.register(StockAdjustment)
+class StockAdjustmentAdmin(StockDocumentAdmin):
+    """Stock counts and write-offs in one warehouse; *Apply* sets on-hand to the counted quantities."""
+
+    apply_permission = "inventory.apply_stockadjustment"
+    inlines = [StockAdjustmentLineInline]
+    list_display = (
+        "number",
+        "warehouse",
+        "reason",
+        "status_display",
+        "lines",
+        "created_by",
+        "created_at",
+        "applied_at",
+    )
+    list_select_related = ("warehouse", "created_by")
+    search_fields = ("number", "note")
+    list_filter = (
+        ("status", ChoicesDropdownFilter),
+        ("warehouse", RelatedDropdownFilter),
+        ("reason", ChoicesDropdownFilter),
+        ("created_at", RangeDateFilter),
+    )
+    warehouse_scope_fields = ("warehouse",)
+    warehouse_choice_fields = ("warehouse",)
+
+    def get_fieldsets(self, request, obj=None):
+        header = (None, {"fields": ("warehouse", "reason", "note")})
+        if obj is None:
+            return (header,)
+        return (
+            (None, {"fields": ("number", "warehouse", "reason", "note")}),
+            (_("Status"), {"fields": self.record_fields}),
+        )
+
+    def create_document(self, obj, user):
+        return services.stock_adjustment_create(warehouse=obj.warehouse, reason=obj.reason, note=obj.note, user=user)
+
+    def apply_document_service(self, document, user):
+        return services.stock_adjustment_apply(adjustment=document, user=user)
+
+
+@admin.register(StockTransfer)
+class StockTransferAdmin(StockDocumentAdmin):
+    """Goods moved between warehouses; *Apply* moves every line in one transaction."""
+
+    apply_permission = "inventory.apply_stocktransfer"
+    inlines = [StockTransferLineInline]
+    list_display = (
+        "number",
+        "from_warehouse",
+        "to_warehouse",
+        "status_display",
+        "lines",
+        "created_by",
+        "created_at",
+        "applied_at",
+    )
+    list_select_related = ("from_warehouse", "to_warehouse", "created_by")
+    search_fields = ("number", "note")
+    list_filter = (
+        ("status", ChoicesDropdownFilter),
+        ("from_warehouse", RelatedDropdownFilter),
+        ("to_warehouse", RelatedDropdownFilter),
+        ("created_at", RangeDateFilter),
+    )
+    # Warehouse staff see transfers into and out of their warehouses; they send from their own.
+    warehouse_scope_fields = ("from_warehouse", "to_warehouse")
+    warehouse_choice_fields = ("from_warehouse",)
+
+    def get_fieldsets(self, request, obj=None):
+        header = ("from_warehouse", "to_warehouse", "note")
+        if obj is None:
+            return ((None, {"fields": header}),)
+        return ((None, {"fields": ("number", *header)}), (_("Status"), {"fields": self.record_fields}))
+
+    def create_document(self, obj, user):
+        return services.stock_transfer_create(
+            from_warehouse=obj.from_warehouse, to_warehouse=obj.to_warehouse, note=obj.note, user=user
+        )
+
+    def apply_document_service(self, document, user):
+        return services.stock_transfer_apply(transfer=document, user=user)
