@@ -51,10 +51,10 @@ class InsufficientStock(BusinessError):
     code = "insufficient_stock"
     http_status = 409
 
-    def __init__(self, shortfalls: list[Shortfall], action: str = "") -> None:
+    def __init__(self, shortfalls: list[Shortfall], action: str = "", describe=str) -> None:
         self.shortfalls = list(shortfalls)
         what = f"Cannot {action}: " if action else "Insufficient stock: "
-        message = what + "; ".join(str(s) for s in self.shortfalls)
+        message = what + "; ".join(describe(s) for s in self.shortfalls)
         super().__init__(message, shortfalls=[asdict(s) for s in self.shortfalls])
 
 
@@ -69,3 +69,37 @@ class ValidationFailed(BusinessError):
     """Input that breaks a business rule (quantity, reason, same warehouse...)."""
 
     code = "validation_failed"
+
+
+class CreditLimitExceeded(BusinessError):
+    """Confirming the order would take the customer's open orders over their credit limit."""
+
+    code = "credit_limit_exceeded"
+    http_status = 409
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in an imported file: where it is and what is wrong."""
+
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.column}: {self.reason}"
+
+
+class ImportRejected(BusinessError):
+    """An import found bad rows; nothing was written. ``errors`` lists every one."""
+
+    code = "import_rejected"
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = list(errors)
+        shown = "; ".join(str(e) for e in self.errors[:20])
+        more = f" (and {len(self.errors) - 20} more)" if len(self.errors) > 20 else ""
+        super().__init__(
+            f"Nothing was imported: {len(self.errors)} problem(s): {shown}{more}",
+            errors=[asdict(e) for e in self.errors],
+        )

@@ -16,17 +16,26 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+_migrations_applied = False
+
+
 def _database_check() -> tuple[bool, str]:
+    """SELECT 1, and (until seen once) that no migration is pending."""
+    global _migrations_applied
     try:
         connection = connections[DEFAULT_DB_ALIAS]
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        if _migrations_applied:
+            return True, "ok"
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except Exception as exc:  # noqa: BLE001 - any database failure means "not ready"
         return False, f"unreachable: {exc.__class__.__name__}"
     if pending:
         return False, f"{len(pending)} migration(s) not applied"
+    # A deploy migrates before it starts new processes: once applied, stays applied for this process.
+    _migrations_applied = True
     return True, "ok"
 
 

@@ -43,22 +43,32 @@ def supplier_code(supplier_id: str | int) -> str:
     return f"NW{int(supplier_id):02d}"
 
 
+def _upsert(model, lookup: dict, values: dict):
+    """Like ``update_or_create`` but saves only when a value differs, so a re-run adds no history rows."""
+    instance, created = model.objects.get_or_create(**lookup, defaults=values)
+    changed = [field for field, value in values.items() if getattr(instance, field) != value]
+    if not created and changed:
+        for field in changed:
+            setattr(instance, field, values[field])
+        instance.save(update_fields=[*changed, "updated_at"])
+    return instance
+
+
 @transaction.atomic
 def load_inventory(data_dir: Path, *, user=None) -> dict[str, int]:
     """Load categories, suppliers, products, warehouse MAIN and its opening stock."""
     categories = {}
     for row in read_rows(data_dir / "categories.csv"):
-        category, _ = Category.objects.update_or_create(
-            name=row["categoryName"], defaults={"description": row["description"]}
-        )
+        category = _upsert(Category, {"name": row["categoryName"]}, {"description": row["description"]})
         categories[row["categoryID"]] = category
 
     suppliers = {}
     for row in read_rows(data_dir / "suppliers.csv"):
         address = ", ".join(filter(None, [row["address"], row["city"], row["region"], row["postalCode"]]))
-        supplier, _ = Supplier.objects.update_or_create(
-            code=supplier_code(row["supplierID"]),
-            defaults={
+        supplier = _upsert(
+            Supplier,
+            {"code": supplier_code(row["supplierID"])},
+            {
                 "name": row["companyName"],
                 "contact_name": row["contactName"],
                 "phone": row["phone"],

@@ -56,10 +56,15 @@ class StockLine:
         return (self.product_id, self.warehouse_id)
 
 
+def _is_whole_number(value) -> bool:
+    """An ``int`` but not a ``bool`` (``True`` must not pass for quantity 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _validate_quantities(lines: Sequence[StockLine]) -> None:
     if not lines:
         raise ValidationFailed("No lines were given.")
-    bad = [line for line in lines if not isinstance(line.quantity, int) or line.quantity <= 0]
+    bad = [line for line in lines if not _is_whole_number(line.quantity) or line.quantity <= 0]
     if bad:
         raise ValidationFailed(
             "Quantities must be whole numbers greater than zero.",
@@ -197,10 +202,12 @@ def _update_average_costs(lines: Sequence[StockLine], levels: dict[Key, StockLev
     products = Product.objects.select_for_update().filter(pk__in=per_product).order_by("pk")
     on_hand = dict(
         StockLevel.objects.filter(product_id__in=per_product)
+        .order_by()
         .values("product_id")
         .annotate(total=Sum("on_hand"))
         .values_list("product_id", "total")
     )
+    changed = []
     for product in products:
         quantity = on_hand.get(product.pk) or 0
         value = product.average_cost * quantity
@@ -208,9 +215,10 @@ def _update_average_costs(lines: Sequence[StockLine], levels: dict[Key, StockLev
             value += line.unit_cost * line.quantity
             quantity += line.quantity
         if quantity > 0:
-            Product.objects.filter(pk=product.pk).update(
-                average_cost=(value / quantity).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
-            )
+            product.average_cost = (value / quantity).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+            changed.append(product)
+    # One UPDATE for the whole receipt, not one per product.
+    Product.objects.bulk_update(changed, ["average_cost"])
 
 
 @transaction.atomic
@@ -366,7 +374,7 @@ def stock_count_apply(
         raise ValidationFailed("No counted lines were given.")
     if not reason:
         raise ValidationFailed("A reason is required for a stock adjustment.")
-    negative = [c for c in counts if not isinstance(c.counted, int) or c.counted < 0]
+    negative = [c for c in counts if not _is_whole_number(c.counted) or c.counted < 0]
     if negative:
         raise ValidationFailed("Counted quantities must be whole numbers, zero or more.")
     if len({c.key for c in counts}) != len(counts):
@@ -378,7 +386,14 @@ def stock_count_apply(
         if c.counted < levels[c.key].allocated
     ]
     if below_reserved:
-        raise InsufficientStock(below_reserved, action="count below reserved quantity")
+        raise InsufficientStock(
+            below_reserved,
+            action="count below reserved quantity",
+            describe=lambda s: (
+                f"{s.sku} @ {s.warehouse}: counted {s.available} but {s.requested} are reserved for orders "
+                "(ship or release them first)"
+            ),
+        )
     previous = {c.key: levels[c.key].on_hand for c in counts}
     changes = [
         (levels[c.key], c.counted - levels[c.key].on_hand, levels[c.key].product.average_cost)
@@ -437,6 +452,8 @@ def stock_adjustment_apply(*, adjustment: StockAdjustment, user=None) -> list[St
 @transaction.atomic
 def stock_transfer_create(*, from_warehouse, to_warehouse, note: str = "", user=None) -> StockTransfer:
     """A new draft transfer with its number."""
+    if from_warehouse is not None and from_warehouse == to_warehouse:
+        raise ValidationFailed("Choose a destination warehouse other than the source.")
     transfer = StockTransfer(
         number=next_document_number("TR"),
         from_warehouse=from_warehouse,

@@ -42,6 +42,8 @@ class Command(BaseCommand):
             state = "created"
         else:
             state = "already exists (password unchanged)"
+            if password and not user.check_password(password):
+                password = None
             if not password and CREDENTIALS_FILE.exists():
                 saved_user, _, saved_password = CREDENTIALS_FILE.read_text().partition("\n")
                 if saved_user == username:
