@@ -23,6 +23,14 @@ def _item(title, icon, app, model):
     }
 
 
+def _item_if_registered(title, icon, app, model):
+    """An item for a model whose admin may not be registered yet (apps are built in parallel)."""
+    from django.apps import apps
+    from django.contrib import admin
+
+    return _item(title, icon, app, model) if admin.site.is_registered(apps.get_model(app, model)) else None
+
+
 def sidebar_navigation(request):
     groups = [
         {
@@ -42,12 +50,23 @@ def sidebar_navigation(request):
                 _item(_("Warehouses"), "warehouse", "inventory", "warehouse"),
             ],
         },
-        {"title": _("Sales"), "collapsible": True, "items": []},
+        {
+            "title": _("Sales"),
+            "collapsible": True,
+            "items": [
+                _item_if_registered(_("Sales orders"), "shopping_cart", "orders", "salesorder"),
+                _item_if_registered(_("Customers"), "groups", "orders", "customer"),
+                _item_if_registered(_("Shipments"), "local_shipping", "orders", "shipment"),
+                _item_if_registered(_("Carriers"), "airport_shuttle", "orders", "carrier"),
+            ],
+        },
         {
             "title": _("Purchasing"),
             "collapsible": True,
             "items": [
-                _item(_("Suppliers"), "local_shipping", "inventory", "supplier"),
+                _item_if_registered(_("Purchase orders"), "shopping_bag", "orders", "purchaseorder"),
+                _item_if_registered(_("Receipts"), "inventory", "orders", "receipt"),
+                _item(_("Suppliers"), "factory", "inventory", "supplier"),
                 _item(_("Supplier products"), "sell", "inventory", "supplierproduct"),
             ],
         },
@@ -62,4 +81,6 @@ def sidebar_navigation(request):
             ],
         },
     ]
+    for group in groups:
+        group["items"] = [item for item in group["items"] if item is not None]
     return [group for group in groups if group["items"]]

@@ -38,6 +38,21 @@ BUSINESS_MODELS = [
     "inventory.stocktransferline",
 ]
 
+ORDER_MODELS = [
+    "orders.customer",
+    "orders.carrier",
+    "orders.salesorder",
+    "orders.salesorderline",
+    "orders.purchaseorder",
+    "orders.purchaseorderline",
+    "orders.receipt",
+    "orders.receiptline",
+    "orders.shipment",
+    "orders.shipmentline",
+]
+SALES_MODELS = ["orders.customer", "orders.carrier", "orders.salesorder", "orders.salesorderline"]
+PURCHASE_MODELS = ["orders.purchaseorder", "orders.purchaseorderline", "orders.receipt", "orders.receiptline"]
+
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     MANAGER: {
         "inventory.category": FULL,
@@ -51,13 +66,26 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "inventory.stockadjustmentline": FULL,
         "inventory.stocktransfer": EDIT,
         "inventory.stocktransferline": FULL,
+        **{model: FULL for model in ORDER_MODELS},
     },
-    SALES: {model: VIEW for model in BUSINESS_MODELS},
+    SALES: {
+        **{model: VIEW for model in BUSINESS_MODELS},
+        "orders.customer": EDIT,
+        "orders.carrier": VIEW,
+        "orders.salesorder": EDIT,
+        "orders.salesorderline": FULL,
+        "orders.shipment": EDIT,
+        "orders.shipmentline": FULL,
+    },
     PURCHASING: {
         **{model: VIEW for model in BUSINESS_MODELS},
         "inventory.supplier": FULL,
         "inventory.supplierproduct": FULL,
         "inventory.stocklevel": ("view", "change"),
+        "orders.purchaseorder": EDIT,
+        "orders.purchaseorderline": FULL,
+        "orders.receipt": EDIT,
+        "orders.receiptline": FULL,
     },
     WAREHOUSE: {
         **{model: VIEW for model in BUSINESS_MODELS},
@@ -65,14 +93,34 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "inventory.stockadjustmentline": FULL,
         "inventory.stocktransfer": EDIT,
         "inventory.stocktransferline": FULL,
+        **{model: VIEW for model in [*SALES_MODELS, *PURCHASE_MODELS, "orders.shipment"]},
+        "orders.receipt": EDIT,
+        "orders.receiptline": FULL,
+        "orders.shipment": EDIT,
+        "orders.shipmentline": FULL,
     },
-    VIEWER: {model: VIEW for model in BUSINESS_MODELS},
+    VIEWER: {model: VIEW for model in [*BUSINESS_MODELS, *ORDER_MODELS]},
 }
 
 # Extra (non-model) permissions per role: "app.codename".
 ROLE_EXTRA_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    MANAGER: ("inventory.apply_stockadjustment", "inventory.apply_stocktransfer"),
-    WAREHOUSE: ("inventory.apply_stockadjustment", "inventory.apply_stocktransfer"),
+    MANAGER: (
+        "inventory.apply_stockadjustment",
+        "inventory.apply_stocktransfer",
+        "orders.confirm_salesorder",
+        "orders.override_credit_salesorder",
+        "orders.send_purchaseorder",
+        "orders.receive_purchaseorder",
+        "orders.ship_shipment",
+    ),
+    SALES: ("orders.confirm_salesorder", "orders.ship_shipment"),
+    PURCHASING: ("orders.send_purchaseorder", "orders.receive_purchaseorder"),
+    WAREHOUSE: (
+        "inventory.apply_stockadjustment",
+        "inventory.apply_stocktransfer",
+        "orders.receive_purchaseorder",
+        "orders.ship_shipment",
+    ),
 }
 
 

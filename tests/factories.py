@@ -52,3 +52,22 @@ class SupplierProductFactory(factory.django.DjangoModelFactory):
     supplier = factory.SubFactory(SupplierFactory)
     product = factory.SubFactory(ProductFactory)
     unit_cost = Decimal("5.0000")
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "orders.Customer"
+
+    code = factory.Sequence(lambda n: f"CUST{n:04d}")
+    name = factory.Sequence(lambda n: f"Customer {n}")
+    email = factory.LazyAttribute(lambda o: f"{o.code.lower()}@example.com")
+    billing_address = "1 Main Street, Springfield"
+
+
+class CarrierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "orders.Carrier"
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Carrier {n}")
+    tracking_url_template = "https://track.example.com/?n={tracking}"

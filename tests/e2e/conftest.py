@@ -17,8 +17,10 @@ PASSWORD = "pw-Secret-123"
 
 
 def chromium_path() -> str | None:
-    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    return (
+        os.environ.get("CHROMIUM_PATH")
+        or shutil.which("chromium")
+        or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
     )
 
 
@@ -70,7 +72,14 @@ def screenshot(page, request):
 
     def take(name: str) -> Path:
         path = ARTIFACTS / f"{request.node.name}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # Stretch the viewport to the whole page: a plain full-page capture leaves Unfold's
+        # sticky save bar where the viewport ended, painted over the middle of long forms.
+        viewport = page.viewport_size
+        page.set_viewport_size({**viewport, "height": page.evaluate("document.documentElement.scrollHeight")})
+        try:
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            page.set_viewport_size(viewport)
         return path
 
     return take
