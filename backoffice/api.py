@@ -18,4 +18,3 @@ def exception_handler(exc, context):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response({"code": "invalid", "detail": detail}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
-

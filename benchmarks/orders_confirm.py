@@ -1,4 +1,8 @@
-"""Confirm-and-reserve throughput: 1,000 sales orders of 5 lines, with 1 and 4 worker threads.
+"""Confirm-and-reserve throughput: 1,000 sales orders of 5 lines, with 1 and 4 workers.
+
+Workers are separate processes by default, as in production (gunicorn and
+qcluster run processes, each with its own connection); ``--mode threads``
+runs them as threads of one process instead (bound by the GIL).
 
 Runs like the other benchmarks (see ``_django.py``): once on a throwaway SQLite
 file, then, when ``DATABASE_URL`` points to PostgreSQL, on a throwaway
@@ -9,13 +13,14 @@ stock: the script prints orders/s and checks that nothing was oversold
 (``check_stock`` clean, allocated ≤ on hand everywhere). Exits 1 on any
 error or oversell.
 
-    .venv/bin/python benchmarks/orders_confirm.py [--orders 1000] [--lines 5] [--workers 1 4]
+    .venv/bin/python benchmarks/orders_confirm.py [--orders 1000] [--lines 5] [--workers 1 4] [--mode processes threads]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/backoffice .venv/bin/python benchmarks/orders_confirm.py
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import sys
 import threading
@@ -25,6 +30,7 @@ from decimal import Decimal
 from _django import database_label, run_per_database, setup_django
 
 PRODUCTS = 60
+SINGULAR = {"processes": "process", "threads": "thread"}
 
 
 def create_drafts(run: int, orders: int, lines: int):
@@ -126,6 +132,61 @@ def confirm_all(drafts, workers: int) -> tuple[float, list[BaseException]]:
     return time.perf_counter() - started, errors
 
 
+def _confirm_process(order_ids, start, errors, done) -> None:
+    """One worker process: wait for the start signal, confirm orders taken from the shared queue."""
+    import queue as queue_module
+
+    from django.db import connection
+
+    from orders.models import SalesOrder
+    from orders.services import sales_order_confirm
+
+    start.wait()
+    try:
+        while True:
+            try:
+                order_id = order_ids.get_nowait()
+            except queue_module.Empty:
+                return
+            try:
+                sales_order_confirm(order=SalesOrder(pk=order_id), user=None)
+            except Exception as error:  # noqa: BLE001 - every failure is counted and reported
+                errors.put(repr(error))
+    finally:
+        connection.close()
+        done.put(1)
+
+
+def confirm_all_processes(drafts, workers: int) -> tuple[float, list[str]]:
+    """Like ``confirm_all`` with forked worker processes (each opens its own connection)."""
+    from django.db import connections
+
+    context = multiprocessing.get_context("fork")
+    order_ids = context.Queue()
+    for order in drafts:
+        order_ids.put(order.pk)
+    errors, done = context.Queue(), context.Queue()
+    start = context.Event()
+    connections.close_all()
+    processes = [
+        context.Process(target=_confirm_process, args=(order_ids, start, errors, done)) for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(0.5)  # let every process reach the start line
+    started = time.perf_counter()
+    start.set()
+    for _ in processes:
+        done.get()
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    return elapsed, found
+
+
 def oversell_report(products) -> str:
     from django.db.models import F, Sum
 
@@ -153,6 +214,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--lines", type=int, default=5)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--mode", nargs="+", choices=["processes", "threads"], default=["processes", "threads"])
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     if not args.child:
@@ -164,15 +226,17 @@ def main() -> int:
     print(f"Database: {database_label()}")
     print(f"Confirm-and-reserve: {args.orders} orders × {args.lines} lines, {PRODUCTS} products, demand > supply")
     failed = False
-    for run, workers in enumerate(args.workers, start=1):
+    runs = [(mode, workers) for mode in args.mode for workers in args.workers]
+    for run, (mode, workers) in enumerate(runs, start=1):
         drafts, products = create_drafts(run, args.orders, args.lines)
         connection.close()
-        elapsed, errors = confirm_all(drafts, workers)
+        confirm = confirm_all_processes if mode == "processes" else confirm_all
+        elapsed, errors = confirm(drafts, workers)
         report = oversell_report(products)
         failed |= bool(errors) or "OVERSOLD" in report
         print(
-            f"  {workers} worker(s): {args.orders / elapsed:8.1f} orders/s "
-            f"({elapsed:.2f} s, {len(errors)} errors{': ' + repr(errors[0]) if errors else ''})"
+            f"  {workers} {SINGULAR[mode] if workers == 1 else mode}: {args.orders / elapsed:8.1f} orders/s "
+            f"({elapsed:.2f} s, {len(errors)} errors{': ' + str(errors[0]) if errors else ''})"
         )
         print(f"    {report}")
     print(flush=True)
