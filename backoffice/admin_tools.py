@@ -19,9 +19,11 @@ from typing import Any
 import tablib
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.widgets import AutocompleteMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
@@ -116,6 +118,42 @@ def status_badge(field: str = "status", *, description: str = "", colors: dict[s
 
 
 # ---------------------------------------------------------------------------
+# Malformed ids
+
+
+def is_valid_pk(model, value) -> bool:
+    """Whether ``value`` can be looked up as ``model``'s primary key (a number in range, for integer keys)."""
+    field = model._meta.pk
+    try:
+        value = field.to_python(value)
+    except ValidationError:
+        return False
+    if isinstance(value, int):
+        try:
+            low, high = connection.ops.integer_field_range(field.get_internal_type())
+        except KeyError:
+            return True
+        return (low is None or value >= low) and (high is None or value <= high)
+    return value is not None
+
+
+_autocomplete_optgroups = AutocompleteMixin.optgroups
+
+
+def _autocomplete_optgroups_of_valid_ids(self, name, value, attr=None):
+    """Django's autocomplete widget queries the submitted ids as they are when it re-renders a form with
+    errors: a posted ``abc`` or an id too big for the database raised a 500 instead of "Select a valid choice"."""
+    model = self.field.remote_field.model
+    to_field = model._meta.get_field(getattr(self.field.remote_field, "field_name", model._meta.pk.attname))
+    if to_field.primary_key:
+        value = [v for v in value if str(v) in self.choices.field.empty_values or is_valid_pk(model, v)]
+    return _autocomplete_optgroups(self, name, value, attr)
+
+
+AutocompleteMixin.optgroups = _autocomplete_optgroups_of_valid_ids
+
+
+# ---------------------------------------------------------------------------
 # Warehouse scope
 
 
@@ -187,7 +225,15 @@ class SafeHistoryAdminMixin:
     def revert_disabled(self, request, obj=None):
         return not self.history_revert_allowed or super().revert_disabled(request, obj)
 
+    def history_view(self, request, object_id, extra_context=None):
+        # simple-history looks the id up unchecked: "abc" would be a 500, not a 404.
+        if not is_valid_pk(self.model, unquote(object_id)):
+            raise Http404(_("No such object."))
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if not is_valid_pk(self.model, unquote(object_id)):
+            raise Http404(_("No such object."))
         if request.method == "POST":
             current = self.get_object(request, unquote(object_id))
             if (

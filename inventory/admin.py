@@ -105,7 +105,8 @@ class CategoryAdmin(ImportableAdmin):
     fields = ("name", "parent", "description")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(product_total=Count("products"))
+        # Meta.ordering is dropped from GROUP BY queries: keep autocomplete pages stable.
+        return super().get_queryset(request).annotate(product_total=Count("products")).order_by("name")
 
     @display(description=_("products"), ordering="product_total")
     def product_count(self, obj):
@@ -230,7 +231,7 @@ class WarehouseAdmin(ImportableAdmin):
     active = active_badge()
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(staff_total=Count("staff"))
+        return super().get_queryset(request).annotate(staff_total=Count("staff")).order_by("code")
 
     @display(description=_("staff"), ordering="staff_total")
     def staff_count(self, obj):
@@ -475,7 +476,7 @@ class StockDocumentAdmin(WarehouseScopedAdminMixin, HistoryAdmin):
         raise NotImplementedError
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(line_count=Count("lines"))
+        return super().get_queryset(request).annotate(line_count=Count("lines")).order_by("-created_at", "-pk")
 
     @display(description=_("lines"), ordering="line_count")
     def lines(self, obj):

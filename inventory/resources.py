@@ -97,6 +97,8 @@ class StrictImportMixin:
 
     required_columns: tuple[str, ...] = ()
     import_example: dict[str, str] = {}
+    # Until ``before_import`` accepts the headers: rows of a refused file are still read, and must not crash.
+    _duplicates: dict[int, int] = {}
 
     def known_columns(self) -> set[str]:
         return {field.column_name for field in self.fields.values()}
@@ -112,7 +114,13 @@ class StrictImportMixin:
         expected = ", ".join(self.template_columns())
         missing = [c for c in self.required_columns if c not in headers]
         if missing:
-            raise ValueError(f"Missing column(s): {', '.join(missing)}. The file must have the columns: {expected}.")
+            semicolons = any(";" in h for h in headers)
+            hint = (
+                " The columns seem to be separated by ';': save the file as comma-separated CSV." if semicolons else ""
+            )
+            raise ValueError(
+                f"Missing column(s): {', '.join(missing)}. The file must have the columns: {expected}.{hint}"
+            )
         unknown = [h for h in headers if h and h not in self.known_columns()]
         if unknown:
             raise ValueError(f"Unknown column(s): {', '.join(unknown)}. The columns are: {expected}.")

@@ -387,7 +387,8 @@ class CarrierAdmin(BusinessErrorAdminMixin, SafeHistoryAdminMixin, SimpleHistory
     list_filter = ["is_active"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_shipments=Count("shipments"))
+        # Meta.ordering is dropped from GROUP BY queries: keep autocomplete pages stable.
+        return super().get_queryset(request).annotate(n_shipments=Count("shipments")).order_by("name")
 
     @display(description=_("shipments"), ordering="n_shipments")
     def shipment_count(self, obj):
@@ -397,7 +398,40 @@ class CarrierAdmin(BusinessErrorAdminMixin, SafeHistoryAdminMixin, SimpleHistory
 # Sales orders -------------------------------------------------------------------------------
 
 
-class SalesOrderLineForm(forms.ModelForm):
+class ActiveProductLineForm(forms.ModelForm):
+    """An inactive product cannot go on a new line (lines that already hold it keep it)."""
+
+    def clean_product(self):
+        product = self.cleaned_data.get("product")
+        if product is not None and not product.is_active and product.pk != self.instance.product_id:
+            raise forms.ValidationError(_("%(sku)s is inactive and cannot be put on an order.") % {"sku": product.sku})
+        return product
+
+
+class DraftLinesInline(TabularInline):
+    """Lines of a document: added, changed and deleted only while the document is a draft."""
+
+    extra = 0
+    show_title = False
+    autocomplete_fields = ["product"]
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 1 if obj is None or obj.is_editable else 0
+
+    def _order_editable(self, obj) -> bool:
+        return obj is None or obj.is_editable
+
+    def has_add_permission(self, request, obj=None):
+        return self._order_editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._order_editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._order_editable(obj) and super().has_delete_permission(request, obj)
+
+
+class SalesOrderLineForm(ActiveProductLineForm):
     """The unit price may be left empty: the services use the product's sale price."""
 
     class Meta:
@@ -412,14 +446,11 @@ class SalesOrderLineForm(forms.ModelForm):
             self.fields["unit_price"].widget.attrs["placeholder"] = _("list price")
 
 
-class SalesOrderLineInline(TabularInline):
+class SalesOrderLineInline(DraftLinesInline):
     """Order lines: editable while draft; afterwards ordered / reserved / shipped / backordered."""
 
     model = SalesOrderLine
     form = SalesOrderLineForm
-    extra = 0
-    show_title = False
-    autocomplete_fields = ["product"]
     fields = [
         "product",
         "quantity",
@@ -446,26 +477,11 @@ class SalesOrderLineInline(TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product", "order")
 
-    def get_extra(self, request, obj=None, **kwargs):
-        return 1 if obj is None or obj.is_editable else 0
-
     @display(description=_("backordered"))
     def backordered(self, line):
         if line.pk is None or line.order.status not in SalesOrderStatus.OPEN:
             return "—"
         return line.quantity_backordered
-
-    def _order_editable(self, obj) -> bool:
-        return obj is None or obj.is_editable
-
-    def has_add_permission(self, request, obj=None):
-        return self._order_editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._order_editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._order_editable(obj) and super().has_delete_permission(request, obj)
 
 
 class ShipmentOfOrderInline(TabularInline):
@@ -949,7 +965,7 @@ def confirm_message(order: SalesOrder) -> str:
 # Purchase orders ----------------------------------------------------------------------------
 
 
-class PurchaseOrderLineForm(forms.ModelForm):
+class PurchaseOrderLineForm(ActiveProductLineForm):
     """Unit cost may be left empty: the services use the supplier's cost for the product."""
 
     class Meta:
@@ -964,38 +980,20 @@ class PurchaseOrderLineForm(forms.ModelForm):
             self.fields["unit_cost"].widget.attrs["placeholder"] = _("supplier cost")
 
 
-class PurchaseOrderLineInline(TabularInline):
+class PurchaseOrderLineInline(DraftLinesInline):
     """Purchase lines: editable while draft; afterwards ordered / received / outstanding."""
 
     model = PurchaseOrderLine
     form = PurchaseOrderLineForm
-    extra = 0
-    show_title = False
-    autocomplete_fields = ["product"]
     fields = ["product", "quantity", "unit_cost", "line_total", "quantity_received", "outstanding"]
     readonly_fields = ["line_total", "quantity_received", "outstanding"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product")
 
-    def get_extra(self, request, obj=None, **kwargs):
-        return 1 if obj is None or obj.is_editable else 0
-
     @display(description=_("outstanding"))
     def outstanding(self, line):
         return line.quantity_outstanding if line.pk else "—"
-
-    def _order_editable(self, obj) -> bool:
-        return obj is None or obj.is_editable
-
-    def has_add_permission(self, request, obj=None):
-        return self._order_editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._order_editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._order_editable(obj) and super().has_delete_permission(request, obj)
 
 
 class ReceiptOfOrderInline(TabularInline):
@@ -1340,10 +1338,10 @@ def po_summary(po: PurchaseOrder):
 # Receipts -----------------------------------------------------------------------------------
 
 
-class ReceiptLineInline(TabularInline):
-    """What a receipt brought in, per purchase-order line (read-only)."""
+class ProductLinesInline(TabularInline):
+    """Read-only lines of a receipt or shipment: SKU, product and quantity of the order line they serve."""
 
-    model = ReceiptLine
+    order_line_field = ""
     extra = 0
     show_title = False
     fields = ["sku", "product_name", "quantity"]
@@ -1351,7 +1349,7 @@ class ReceiptLineInline(TabularInline):
     can_delete = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("purchase_order_line__product")
+        return super().get_queryset(request).select_related(f"{self.order_line_field}__product")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -1361,11 +1359,18 @@ class ReceiptLineInline(TabularInline):
 
     @display(description=_("SKU"))
     def sku(self, line):
-        return line.purchase_order_line.product.sku
+        return getattr(line, self.order_line_field).product.sku
 
     @display(description=_("product"))
     def product_name(self, line):
-        return line.purchase_order_line.product.name
+        return getattr(line, self.order_line_field).product.name
+
+
+class ReceiptLineInline(ProductLinesInline):
+    """What a receipt brought in, per purchase-order line (read-only)."""
+
+    model = ReceiptLine
+    order_line_field = "purchase_order_line"
 
 
 class PurchaseOrderChoiceForm(forms.Form):
@@ -1430,32 +1435,11 @@ class ReceiptAdmin(WarehouseScopedAdminMixin, SafeHistoryAdminMixin, SimpleHisto
 # Shipments ----------------------------------------------------------------------------------
 
 
-class ShipmentLineInline(TabularInline):
+class ShipmentLineInline(ProductLinesInline):
     """Products in the shipment (read-only: quantities are chosen when the shipment is created)."""
 
     model = ShipmentLine
-    extra = 0
-    show_title = False
-    fields = ["sku", "product_name", "quantity"]
-    readonly_fields = fields
-    can_delete = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("sales_order_line__product")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @display(description=_("SKU"))
-    def sku(self, line):
-        return line.sales_order_line.product.sku
-
-    @display(description=_("product"))
-    def product_name(self, line):
-        return line.sales_order_line.product.name
+    order_line_field = "sales_order_line"
 
 
 class SalesOrderChoiceForm(forms.Form):

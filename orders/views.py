@@ -22,14 +22,14 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminFileFieldWidget
 
-from backoffice.admin_tools import user_warehouse_ids
+from backoffice.admin_tools import is_valid_pk, user_warehouse_ids
 from backoffice.errors import ImportRejected
 from orders import importing
 from orders.models import PurchaseOrder, SalesOrder, Shipment
@@ -40,6 +40,8 @@ def packing_slip(request, object_id):
     """A printable packing slip for one shipment (staff who may view shipments, in their warehouses)."""
     if not request.user.has_perm("orders.view_shipment"):
         raise PermissionDenied
+    if not is_valid_pk(Shipment, object_id):
+        raise Http404("No such shipment.")
     shipment = get_object_or_404(
         Shipment.objects.select_related("sales_order__customer", "sales_order__warehouse", "carrier"), pk=object_id
     )
