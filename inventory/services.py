@@ -280,7 +280,6 @@ def stock_issue(
     )
 
 
-@transaction.atomic
 def stock_allocate(*, lines: Sequence[StockLine], allow_partial: bool = False) -> list[int]:
     """Reserve stock for lines; returns the quantity reserved for each line.
 
@@ -289,6 +288,13 @@ def stock_allocate(*, lines: Sequence[StockLine], allow_partial: bool = False) -
     given, and the rest stays for the caller to backorder.
     """
     _validate_quantities(lines)
+    # A partial allocation refuses nothing once its input is valid, so when nested it needs no
+    # savepoint of its own (two round trips saved per order confirmation).
+    with transaction.atomic(savepoint=not allow_partial):
+        return _allocate(lines, allow_partial)
+
+
+def _allocate(lines: Sequence[StockLine], allow_partial: bool) -> list[int]:
     levels = lock_stock_levels(line.key for line in lines)
     remaining = {key: level.available for key, level in levels.items()}
     if not allow_partial:
