@@ -499,3 +499,12 @@ def test_dashboard_shows_figures_and_reorder_list(admin_client, warehouse, stock
     assert url("stocklevel_change", level.pk) in html
     assert url("stocklevel_changelist", query="?reorder=yes") in html
     assert url("stockmovement_change", StockMovement.objects.get().pk) in html
+
+
+def test_history_of_a_change_made_without_a_user_says_system_not_a_broken_link(admin_client):
+    from tests.factories import ProductFactory
+
+    product = ProductFactory(sku="NOUSER-1")  # created outside a request: no history user
+    page = admin_client.get(f"/admin/inventory/product/{product.pk}/history/").content.decode()
+    assert "/admin/auth/user/None/" not in page
+    assert "system" in page
