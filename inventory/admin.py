@@ -455,8 +455,9 @@ class StockTransferLineInline(DocumentLineInline):
 class StockDocumentAdmin(WarehouseScopedAdminMixin, HistoryAdmin):
     """Draft → applied / cancelled documents, created and applied through the services.
 
-    Subclasses say which permission applies them and which services create
-    and apply them. Applied and cancelled documents are read-only, and their
+    Subclasses set ``apply_permission`` and define ``create_document(obj, user)``
+    and ``apply_document_service(document, user)``, which call the services.
+    Applied and cancelled documents are read-only, and their
     history cannot be reverted (the status must follow the workflow).
     """
 
@@ -468,12 +469,6 @@ class StockDocumentAdmin(WarehouseScopedAdminMixin, HistoryAdmin):
     list_per_page = 50
     status_display = status_badge()
     record_fields = ("status", "created_by", "created_at", "applied_at")
-
-    def create_document(self, obj, user):
-        raise NotImplementedError
-
-    def apply_document_service(self, document, user):
-        raise NotImplementedError
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(line_count=Count("lines")).order_by("-created_at", "-pk")
