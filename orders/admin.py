@@ -188,6 +188,45 @@ class WorkflowAdminMixin:
     def redirect_to_document(self, document) -> HttpResponseRedirect:
         return HttpResponseRedirect(change_url(document))
 
+    def reason_workflow(
+        self,
+        request: HttpRequest,
+        object_id,
+        *,
+        service: Callable,
+        form_class: type[forms.Form],
+        success: Callable[[Any], str],
+        title: str,
+        submit_label: str,
+        intro: str,
+        summary: Callable[[Any], Any],
+    ) -> HttpResponse:
+        """A transition that asks for a reason (cancel, close short): form page, then ``service(order=…, reason=…)``."""
+        document = self.workflow_document_or_404(request, object_id)
+        if isinstance(document, HttpResponse):
+            return document
+        form = form_class(posted(request))
+        if request.method == "POST" and form.is_valid():
+            self.call_service(
+                request,
+                service,
+                order=document,
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+                success=success(document),
+            )
+            return self.redirect_to_document(document)
+        return self.render_workflow(
+            request,
+            document,
+            title=title,
+            form=form,
+            submit_label=submit_label,
+            submit_variant="danger",
+            intro=intro,
+            summary=summary(document),
+        )
+
     def render_workflow(
         self,
         request: HttpRequest,
@@ -788,29 +827,16 @@ class SalesOrderAdmin(ExportMixin, DocumentAdmin):
         description=_("Cancel"), url_path="cancel", permissions=["confirm"], icon="cancel", variant=ActionVariant.DANGER
     )
     def cancel(self, request, object_id):
-        order = self.workflow_document_or_404(request, object_id)
-        if isinstance(order, HttpResponse):
-            return order
-        form = CancelForm(posted(request))
-        if request.method == "POST" and form.is_valid():
-            self.call_service(
-                request,
-                services.sales_order_cancel,
-                order=order,
-                user=request.user,
-                reason=form.cleaned_data["reason"],
-                success=_("%(order)s cancelled; its reservations were released.") % {"order": order},
-            )
-            return self.redirect_to_document(order)
-        return self.render_workflow(
+        return self.reason_workflow(
             request,
-            order,
+            object_id,
+            service=services.sales_order_cancel,
+            form_class=CancelForm,
+            success=lambda order: _("%(order)s cancelled; its reservations were released.") % {"order": order},
             title=_("Cancel"),
-            form=form,
             submit_label=_("Cancel order"),
-            submit_variant="danger",
             intro=_("Cancelling releases every reservation of this order. It cannot be undone."),
-            summary=order_summary(order),
+            summary=order_summary,
         )
 
     @action(description=_("Create shipment"), url_path="create-shipment", permissions=["ship"], icon="local_shipping")
@@ -1246,58 +1272,32 @@ class PurchaseOrderAdmin(ExportMixin, DocumentAdmin):
 
     @action(description=_("Close short"), url_path="close-short", permissions=["send"], icon="block")
     def close_short(self, request, object_id):
-        po = self.workflow_document_or_404(request, object_id)
-        if isinstance(po, HttpResponse):
-            return po
-        form = CloseForm(posted(request))
-        if request.method == "POST" and form.is_valid():
-            self.call_service(
-                request,
-                services.purchase_order_close,
-                order=po,
-                user=request.user,
-                reason=form.cleaned_data["reason"],
-                success=_("%(po)s closed; outstanding quantities are no longer expected.") % {"po": po},
-            )
-            return self.redirect_to_document(po)
-        return self.render_workflow(
+        return self.reason_workflow(
             request,
-            po,
+            object_id,
+            service=services.purchase_order_close,
+            form_class=CloseForm,
+            success=lambda po: _("%(po)s closed; outstanding quantities are no longer expected.") % {"po": po},
             title=_("Close short"),
-            form=form,
             submit_label=_("Close purchase order"),
-            submit_variant="danger",
             intro=_("Closing stops waiting for the outstanding quantities."),
-            summary=po_summary(po),
+            summary=po_summary,
         )
 
     @action(
         description=_("Cancel"), url_path="cancel", permissions=["send"], icon="cancel", variant=ActionVariant.DANGER
     )
     def cancel(self, request, object_id):
-        po = self.workflow_document_or_404(request, object_id)
-        if isinstance(po, HttpResponse):
-            return po
-        form = CancelForm(posted(request))
-        if request.method == "POST" and form.is_valid():
-            self.call_service(
-                request,
-                services.purchase_order_cancel,
-                order=po,
-                user=request.user,
-                reason=form.cleaned_data["reason"],
-                success=_("%(po)s cancelled.") % {"po": po},
-            )
-            return self.redirect_to_document(po)
-        return self.render_workflow(
+        return self.reason_workflow(
             request,
-            po,
+            object_id,
+            service=services.purchase_order_cancel,
+            form_class=CancelForm,
+            success=lambda po: _("%(po)s cancelled.") % {"po": po},
             title=_("Cancel"),
-            form=form,
             submit_label=_("Cancel purchase order"),
-            submit_variant="danger",
             intro=_("A purchase order can be cancelled only before anything was received."),
-            summary=po_summary(po),
+            summary=po_summary,
         )
 
     @admin.action(description=_("Send selected purchase orders"), permissions=["send"])

@@ -159,6 +159,14 @@ class _Reader:
     def date(self, column, *, required=False):
         return self._get(column, _parse_date, required=required)
 
+    def reference(self, column: str, known: dict, what: str):
+        """The record whose code (case-insensitive) is in the cell; a required column."""
+        code = self.text(column, required=True)
+        found = known.get(code.upper())
+        if found is None and code:
+            self.rows.error(self.number, column, f"no {what} with code '{code}'")
+        return found
+
     def decimal(self, column, *, required=False, default=None, minimum=None, maximum=None):
         value = self._get(column, _parse_decimal, required=required, default=default)
         if value is not None and value != default:
@@ -371,12 +379,8 @@ def sales_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> Imp
         cells = _Reader(checker, head_number, head)
         if order_number in taken:
             checker.error(head_number, "order_number", f"{order_number} already exists")
-        customer = customers.get(cells.text("customer", required=True).upper())
-        if customer is None and _text(head.get("customer")):
-            checker.error(head_number, "customer", f"no customer with code '{_text(head.get('customer'))}'")
-        warehouse = warehouses.get(cells.text("warehouse", required=True).upper())
-        if warehouse is None and _text(head.get("warehouse")):
-            checker.error(head_number, "warehouse", f"no warehouse with code '{_text(head.get('warehouse'))}'")
+        customer = cells.reference("customer", customers, "customer")
+        warehouse = cells.reference("warehouse", warehouses, "warehouse")
         if _text(head.get("status")).lower().replace(" ", "_") == SalesOrderStatus.PARTIALLY_SHIPPED:
             status = None
             checker.error(
@@ -560,12 +564,8 @@ def purchase_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> 
         cells = _Reader(checker, head_number, head)
         if order_number in taken:
             checker.error(head_number, "order_number", f"{order_number} already exists")
-        supplier = suppliers.get(cells.text("supplier", required=True).upper())
-        if supplier is None and _text(head.get("supplier")):
-            checker.error(head_number, "supplier", f"no supplier with code '{_text(head.get('supplier'))}'")
-        warehouse = warehouses.get(cells.text("warehouse", required=True).upper())
-        if warehouse is None and _text(head.get("warehouse")):
-            checker.error(head_number, "warehouse", f"no warehouse with code '{_text(head.get('warehouse'))}'")
+        supplier = cells.reference("supplier", suppliers, "supplier")
+        warehouse = cells.reference("warehouse", warehouses, "warehouse")
         status = cells.choice("status", PurchaseOrderStatus.choices)
         order = PurchaseOrder(
             number=order_number,
