@@ -46,7 +46,8 @@ from orders.models import (
     ShipmentLine,
     ShipmentStatus,
 )
-from orders.services import _reserve_many, _user_or_none
+from orders.services._common import _user_or_none
+from orders.services.sales import _reserve_many
 
 Row = Mapping[str, Any]
 ZERO = Decimal("0")

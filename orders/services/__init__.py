@@ -1,0 +1,98 @@
+"""Every write that matters for customers, sales orders, purchase orders, receipts and shipments.
+
+One module per document: ``customers``, ``sales`` (with backorders), ``purchasing``,
+``receiving``, ``shipping``; private helpers shared by them live in ``_common``.
+This package re-exports every public name, so callers write ``from orders.services import …``.
+
+Conventions (DESIGN.md section 6): keyword-only typed functions named
+``<entity>_<action>``, atomic, ``full_clean()`` before a single save, history
+rows naming the user. A refused operation raises a ``BusinessError`` subclass
+and writes nothing.
+
+Locking order, held by every function here so that no two transactions wait
+on each other in a cycle: document row (sales order / purchase order) →
+shipment → customer → stock levels (``inventory.services`` locks those by pk).
+Nothing locks a document after a stock level.
+"""
+
+from orders.services.customers import (
+    CUSTOMER_FIELDS,
+    customer_create,
+    customer_open_order_value,
+    customer_update,
+)
+from orders.services.purchasing import (
+    PURCHASE_ORDER_FIELDS,
+    default_unit_cost,
+    purchase_order_cancel,
+    purchase_order_close,
+    purchase_order_create,
+    purchase_order_line_add,
+    purchase_order_line_remove,
+    purchase_order_line_update,
+    purchase_order_recalculate,
+    purchase_order_send,
+    purchase_order_update,
+)
+from orders.services.receiving import (
+    receipt_create,
+)
+from orders.services.sales import (
+    OVERRIDE_CREDIT_PERM,
+    SALES_LINE_AMOUNT_FIELDS,
+    SALES_ORDER_FIELDS,
+    backorders_reserve,
+    sales_order_cancel,
+    sales_order_confirm,
+    sales_order_create,
+    sales_order_line_add,
+    sales_order_line_remove,
+    sales_order_line_update,
+    sales_order_mark_delivered,
+    sales_order_recalculate,
+    sales_order_update,
+)
+from orders.services.shipping import (
+    shipment_create,
+    shipment_deliver,
+    shipment_pack,
+    shipment_return,
+    shipment_ship,
+)
+
+__all__ = [
+    "CUSTOMER_FIELDS",
+    "customer_create",
+    "customer_update",
+    "customer_open_order_value",
+    "OVERRIDE_CREDIT_PERM",
+    "SALES_LINE_AMOUNT_FIELDS",
+    "SALES_ORDER_FIELDS",
+    "sales_order_create",
+    "sales_order_update",
+    "sales_order_recalculate",
+    "sales_order_line_add",
+    "sales_order_line_update",
+    "sales_order_line_remove",
+    "sales_order_confirm",
+    "sales_order_cancel",
+    "sales_order_mark_delivered",
+    "backorders_reserve",
+    "PURCHASE_ORDER_FIELDS",
+    "default_unit_cost",
+    "purchase_order_create",
+    "purchase_order_update",
+    "purchase_order_line_add",
+    "purchase_order_line_update",
+    "purchase_order_line_remove",
+    "purchase_order_recalculate",
+    "purchase_order_send",
+    "purchase_order_cancel",
+    "purchase_order_close",
+    "receipt_create",
+    "shipment_create",
+    "shipment_pack",
+    "shipment_ship",
+    "shipment_deliver",
+    "shipment_return",
+]
