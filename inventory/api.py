@@ -1,7 +1,12 @@
-"""REST endpoints for the catalogue and stock (read/write through Django model permissions)."""
+"""REST endpoints for the catalogue and stock (read/write through Django model permissions).
+
+Every viewset narrows its rows with ``ScopedQuerysetMixin`` (``backoffice.scoping``): Warehouse
+staff see only their warehouses' stock, ledger and warehouse records.
+"""
 
 from rest_framework import mixins, viewsets
 
+from backoffice.api import ScopedQuerysetMixin
 from inventory.filters import ProductFilter, StockLevelFilter, StockMovementFilter
 from inventory.models import Category, Product, StockLevel, StockMovement, Supplier, Warehouse
 from inventory.serializers import (
@@ -14,28 +19,28 @@ from inventory.serializers import (
 )
 
 
-class CategoryViewSet(viewsets.ModelViewSet):
+class CategoryViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):
     queryset = Category.objects.order_by("name")
     serializer_class = CategorySerializer
 
 
-class ProductViewSet(viewsets.ModelViewSet):
+class ProductViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):
     queryset = Product.objects.order_by("sku")
     serializer_class = ProductSerializer
     filterset_class = ProductFilter
 
 
-class WarehouseViewSet(viewsets.ModelViewSet):
+class WarehouseViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):
     queryset = Warehouse.objects.order_by("code")
     serializer_class = WarehouseSerializer
 
 
-class SupplierViewSet(viewsets.ModelViewSet):
+class SupplierViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):
     queryset = Supplier.objects.order_by("code")
     serializer_class = SupplierSerializer
 
 
-class StockLevelViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+class StockLevelViewSet(ScopedQuerysetMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Stock per product and warehouse; only reorder settings may be changed here."""
 
     queryset = StockLevel.objects.select_related("product", "warehouse").order_by("pk")
@@ -43,7 +48,7 @@ class StockLevelViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = StockLevelFilter
 
 
-class StockMovementViewSet(viewsets.ReadOnlyModelViewSet):
+class StockMovementViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """The stock ledger, read-only."""
 
     queryset = StockMovement.objects.select_related("product", "warehouse").order_by("-created_at", "-id")

@@ -2,7 +2,16 @@
 
 import django_filters
 
-from inventory.models import Product, StockLevel, StockMovement
+from backoffice.scoping import scope_queryset
+from inventory.models import Product, StockLevel, StockMovement, Warehouse
+
+
+def visible_warehouses(request):
+    """Warehouse choices: those the requesting user may see (``backoffice.scoping``); all of them
+    without a request (commands and scheduled reports act as the system)."""
+    if request is None:
+        return Warehouse.objects.all()
+    return scope_queryset(request.user, Warehouse.objects.all())
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -19,6 +28,7 @@ class ProductFilter(django_filters.FilterSet):
 
 
 class StockLevelFilter(django_filters.FilterSet):
+    warehouse = django_filters.ModelChoiceFilter(queryset=visible_warehouses)
     below_reorder_point = django_filters.BooleanFilter(method="filter_below", label="At or below reorder point")
 
     class Meta:
@@ -31,6 +41,7 @@ class StockLevelFilter(django_filters.FilterSet):
 
 
 class StockMovementFilter(django_filters.FilterSet):
+    warehouse = django_filters.ModelChoiceFilter(queryset=visible_warehouses)
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -11,6 +11,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from backoffice.scoping import scope_queryset
 from inventory.models import Product, StockLevel, StockMovement
 
 Key = tuple[int, int]
@@ -77,31 +78,38 @@ def stock_discrepancies() -> list[Discrepancy]:
     return problems
 
 
-def dashboard_figures() -> dict:
-    """Live figures for the admin dashboard (a handful of aggregate queries)."""
+def _visible(user, queryset):
+    """Rows ``user`` may see (``backoffice.scoping``); ``user=None`` is the system itself (commands, benchmarks)."""
+    return queryset if user is None else scope_queryset(user, queryset)
+
+
+def dashboard_figures(*, user) -> dict:
+    """Live figures for the admin dashboard (a handful of aggregate queries), over what ``user`` may see."""
     value_expr = ExpressionWrapper(
         F("on_hand") * F("product__average_cost"), output_field=DecimalField(max_digits=20, decimal_places=4)
     )
-    stock_value = StockLevel.objects.aggregate(total=Coalesce(Sum(value_expr), Decimal("0")))["total"]
+    levels = _visible(user, StockLevel.objects.all())
+    stock_value = levels.aggregate(total=Coalesce(Sum(value_expr), Decimal("0")))["total"]
     today = timezone.localdate()
     start = timezone.make_aware(timezone.datetime.combine(today, timezone.datetime.min.time()))
     return {
         "active_products": Product.objects.filter(is_active=True).count(),
         "stock_value": Decimal(stock_value).quantize(Decimal("0.01")),
-        "reorder_count": StockLevel.objects.at_or_below_reorder_point().filter(product__is_active=True).count(),
-        "movements_today": StockMovement.objects.filter(created_at__gte=start).count(),
+        "reorder_count": levels.at_or_below_reorder_point().filter(product__is_active=True).count(),
+        "movements_today": _visible(user, StockMovement.objects.filter(created_at__gte=start)).count(),
     }
 
 
-def reorder_levels(limit: int = 10):
-    """Active products at or below their reorder point, the emptiest first."""
+def reorder_levels(*, user, limit: int = 10):
+    """Active products at or below their reorder point, the emptiest first (in ``user``'s warehouses)."""
     return (
-        StockLevel.objects.at_or_below_reorder_point()
+        _visible(user, StockLevel.objects.at_or_below_reorder_point())
         .filter(product__is_active=True)
         .select_related("product", "warehouse")
         .order_by("available_qty", "product__sku")[:limit]
     )
 
 
-def recent_movements(limit: int = 10):
-    return StockMovement.objects.select_related("product", "warehouse", "user").order_by("-created_at", "-id")[:limit]
+def recent_movements(*, user, limit: int = 10):
+    movements = _visible(user, StockMovement.objects.all())
+    return movements.select_related("product", "warehouse", "user").order_by("-created_at", "-id")[:limit]
