@@ -4,21 +4,16 @@ The import is an admin upload view rather than an import-export resource
 because one order spans several rows (one per line): rows are grouped by
 ``order_number`` in ``orders.importing``. Upload → preview (a dry run inside a
 rolled-back transaction, listing every bad row with its row number, column and
-reason) → confirm (the same rows, signed into the page, imported for real).
+reason) → confirm (the file stored by the preview, found by its token only for
+the same user and session, imported for real) — see ``backoffice.imports``.
 """
 
 from __future__ import annotations
 
-import datetime
-from decimal import Decimal
-from pathlib import Path
-
-import tablib
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
@@ -27,10 +22,29 @@ from django.shortcuts import get_object_or_404, render
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django_q.tasks import async_task
 from unfold.widgets import UnfoldAdminFileFieldWidget
 
-from backoffice.admin_tools import is_valid_pk, user_warehouse_ids
+from backoffice.admin_tools import is_valid_pk
 from backoffice.errors import ImportRejected
+from backoffice.import_admin import preview_status_context
+from backoffice.imports import (
+    PREVIEW_ROWS,
+    ImportTarget,
+    Outcome,
+    PreviewExpired,
+    first_rows,
+    import_preview_claim,
+    import_preview_create,
+    import_preview_discard,
+    import_preview_get,
+    max_errors_shown,
+    outcome_of_rejection,
+    sync_max_rows,
+)
+from backoffice.models import ImportPreview
+from backoffice.scoping import scope_queryset
+from backoffice.uploads import Sheet, UploadRefused, file_format_for, read_upload
 from orders import importing
 from orders.models import PurchaseOrder, SalesOrder, Shipment
 
@@ -42,12 +56,9 @@ def packing_slip(request, object_id):
         raise PermissionDenied
     if not is_valid_pk(Shipment, object_id):
         raise Http404("No such shipment.")
-    shipment = get_object_or_404(
-        Shipment.objects.select_related("sales_order__customer", "sales_order__warehouse", "carrier"), pk=object_id
-    )
-    allowed = user_warehouse_ids(request.user)
-    if allowed is not None and shipment.sales_order.warehouse_id not in allowed:
-        raise PermissionDenied
+    # Another warehouse's shipment is "not found", like on every other page (backoffice.scoping).
+    shipments = Shipment.objects.select_related("sales_order__customer", "sales_order__warehouse", "carrier")
+    shipment = get_object_or_404(scope_queryset(request.user, shipments), pk=object_id)
     lines = shipment.lines.select_related("sales_order_line__product").order_by("sales_order_line_id")
     order = shipment.sales_order
     context = {
@@ -65,16 +76,12 @@ def packing_slip(request, object_id):
 
 # Historical order import -----------------------------------------------------------------------
 
-IMPORT_SALT = "orders.import"
-IMPORT_MAX_AGE = 60 * 60  # an upload's preview can be confirmed within the hour
-IMPORT_EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx"}
 
+class OrderImport(ImportTarget):
+    """Sales or purchase orders from a sheet, through the import engine (``backoffice.imports``)."""
 
-class OrderImport:
-    """What differs between importing sales and purchase orders."""
-
-    def __init__(self, model, run, columns: str, party: str):
-        self.model, self.run, self.columns, self.party = model, run, columns, party
+    def __init__(self, name: str, model, run, columns: str, party: str):
+        self.name, self.model, self.run, self.columns, self.party = name, model, run, columns, party
 
     def preview_rows(self, numbers):
         return (
@@ -84,24 +91,46 @@ class OrderImport:
             .order_by("number")
         )
 
+    def _outcome(self, sheet: Sheet, call) -> Outcome:
+        try:
+            numbers, orders = call()
+        except ImportRejected as rejected:
+            return outcome_of_rejection(rejected, sheet)
+        outcome = Outcome(new=len(numbers), columns=list(sheet.headers), row_count=len(sheet), notes=list(sheet.notes))
+        outcome.rows = first_rows(sheet)
+        outcome.result = orders
+        return outcome
 
-ORDER_IMPORTS = {
-    SalesOrder: OrderImport(
-        SalesOrder,
-        importing.sales_orders_import,
-        "order_number, customer, warehouse, status, order_date, required_date, shipped_date, carrier, "
-        "tracking_number, shipping_charge, order_discount_percent, customer_reference, sku, quantity, "
-        "unit_price, discount_percent, tax_rate",
-        "customer",
-    ),
-    PurchaseOrder: OrderImport(
-        PurchaseOrder,
-        importing.purchase_orders_import,
-        "order_number, supplier, warehouse, status, order_date, expected_date, supplier_reference, sku, "
-        "quantity, unit_cost, quantity_received",
-        "supplier",
-    ),
-}
+    def validate(self, sheet: Sheet, user) -> Outcome:
+        """A dry run (rolled back): the orders it would create, the first ``PREVIEW_ROWS`` of them listed."""
+        return self._outcome(sheet, lambda: dry_run(self, sheet.records(), user))
+
+    def apply(self, sheet: Sheet, user) -> Outcome:
+        def run():
+            result = self.run(rows=sheet.records(), user=user, first_row=sheet.first_row)
+            return result.numbers, result
+
+        return self._outcome(sheet, run)
+
+
+SALES_ORDER_IMPORT = OrderImport(
+    "orders.views.SALES_ORDER_IMPORT",
+    SalesOrder,
+    importing.sales_orders_import,
+    "order_number, customer, warehouse, status, order_date, required_date, shipped_date, carrier, "
+    "tracking_number, shipping_charge, order_discount_percent, customer_reference, sku, quantity, "
+    "unit_price, discount_percent, tax_rate",
+    "customer",
+)
+PURCHASE_ORDER_IMPORT = OrderImport(
+    "orders.views.PURCHASE_ORDER_IMPORT",
+    PurchaseOrder,
+    importing.purchase_orders_import,
+    "order_number, supplier, warehouse, status, order_date, expected_date, supplier_reference, sku, "
+    "quantity, unit_cost, quantity_received",
+    "supplier",
+)
+ORDER_IMPORTS = {SalesOrder: SALES_ORDER_IMPORT, PurchaseOrder: PURCHASE_ORDER_IMPORT}
 
 
 class OrderFileForm(forms.Form):
@@ -112,59 +141,68 @@ class OrderFileForm(forms.Form):
     )
 
     def clean_file(self):
+        """The upload read by the one safe reader (limits, encodings, XLSX checks): a ``Sheet``."""
         upload = self.cleaned_data["file"]
-        extension = Path(upload.name).suffix.lower()
-        if extension not in IMPORT_EXTENSIONS:
+        file_format = file_format_for(upload.name)
+        if file_format is None:
             raise forms.ValidationError(
                 _("“%(name)s” is not a CSV or Excel (.xlsx) file. Save the sheet as .csv or .xlsx and upload it again.")
                 % {"name": upload.name}
             )
-        content = upload.read()
         try:
-            if IMPORT_EXTENSIONS[extension] == "csv":
-                dataset = tablib.Dataset().load(content.decode("utf-8-sig"), format="csv")
-            else:
-                dataset = tablib.Dataset().load(content, format="xlsx")
-        except Exception as error:  # noqa: BLE001 - any parser failure means the same to the user
-            raise forms.ValidationError(
-                _("“%(name)s” could not be read as %(kind)s (%(error)s).")
-                % {"name": upload.name, "kind": extension[1:].upper(), "error": error.__class__.__name__}
-            ) from error
-        if not dataset.headers or not len(dataset):
-            raise forms.ValidationError(_("The file has no rows under its header row."))
-        return [rows_cell_to_json(dict(zip(dataset.headers, row, strict=False))) for row in dataset]
-
-
-def rows_cell_to_json(row: dict) -> dict:
-    """A row that survives signing as JSON: dates as ISO text, decimals as text, header names trimmed."""
-
-    def plain(value):
-        if isinstance(value, datetime.date | datetime.datetime):
-            return value.isoformat()
-        if isinstance(value, Decimal):
-            return str(value)
-        return value
-
-    return {str(key).strip(): plain(value) for key, value in row.items() if key is not None}
+            return read_upload(upload, file_format=file_format, name=upload.name)
+        except UploadRefused as refused:
+            raise forms.ValidationError(refused.message) from None
 
 
 class _DryRun(Exception):
-    def __init__(self, preview):
-        self.preview = preview
+    def __init__(self, numbers, preview):
+        self.numbers, self.preview = numbers, preview
 
 
 def dry_run(spec: OrderImport, rows, user):
-    """Run the import and roll it back: what it would create, or the ``ImportRejected`` it raises."""
+    """Run the import and roll it back: (every order number, the first orders) or the ``ImportRejected`` it raises."""
     try:
         with transaction.atomic():
             result = spec.run(rows=rows, user=user)
-            raise _DryRun(list(spec.preview_rows(result.numbers)))
+            raise _DryRun(result.numbers, list(spec.preview_rows(result.numbers[:PREVIEW_ROWS])))
     except _DryRun as done:
-        return done.preview
+        return done.numbers, done.preview
+
+
+def _session_key(request) -> str:
+    if not request.session.session_key:
+        request.session.cycle_key()
+    return request.session.session_key
+
+
+def _expired(request, error: PreviewExpired):
+    messages.error(request, error.message)
+    return HttpResponseRedirect(request.path)
+
+
+def _imported(request, opts, result) -> HttpResponseRedirect:
+    messages.success(
+        request,
+        _("Imported %(orders)s orders with %(lines)s lines: %(first)s … %(last)s.")
+        % {
+            "orders": result.created,
+            "lines": result.lines,
+            "first": result.numbers[0] if result.numbers else "",
+            "last": result.numbers[-1] if result.numbers else "",
+        },
+    )
+    return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
 
 
 def order_import_view(request, model_admin):
-    """Upload, preview and confirm a historical order import for ``model_admin``'s model."""
+    """Upload, preview and confirm a historical order import for ``model_admin``'s model.
+
+    The preview stores the file as an ``ImportPreview`` bound to this user and
+    session; confirm names only its token. Files above ``IMPORT_SYNC_MAX_ROWS``
+    are validated and imported in the background: ``?preview=<token>`` is their
+    status page.
+    """
     spec = ORDER_IMPORTS[model_admin.model]
     opts = model_admin.model._meta
     context = {
@@ -175,39 +213,75 @@ def order_import_view(request, model_admin):
         "party": spec.party,
     }
     form = OrderFileForm()
-    if request.method == "POST" and "payload" in request.POST:
+    confirming = request.method == "POST" and not request.FILES and {"token", "_confirm", "payload"} & set(request.POST)
+    if request.method == "GET" and "preview" in request.GET:
         try:
-            rows = signing.loads(request.POST["payload"], salt=IMPORT_SALT, max_age=IMPORT_MAX_AGE)
-        except signing.BadSignature:
-            messages.error(request, _("The preview expired or was altered: upload the file again."))
-            return HttpResponseRedirect(request.path)
-        try:
-            result = spec.run(rows=rows, user=request.user)
-        except ImportRejected as rejected:
-            context["errors"] = rejected.errors
-        else:
-            messages.success(
-                request,
-                _("Imported %(orders)s orders with %(lines)s lines: %(first)s … %(last)s.")
-                % {
-                    "orders": result.created,
-                    "lines": result.lines,
-                    "first": result.numbers[0] if result.numbers else "",
-                    "last": result.numbers[-1] if result.numbers else "",
-                },
+            preview = import_preview_get(
+                token=request.GET["preview"], user=request.user, session_key=_session_key(request)
             )
-            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+            if preview.target != spec.name:
+                raise PreviewExpired()
+        except PreviewExpired as expired:
+            return _expired(request, expired)
+        context.update(preview_status_context(preview))
+        context["status_page"] = True
+    elif confirming:
+        try:
+            found = import_preview_get(
+                token=request.POST.get("token"), user=request.user, session_key=request.session.session_key
+            )
+            if found.target != spec.name:
+                raise PreviewExpired()
+            preview, sheet = import_preview_claim(
+                token=found.token, user=request.user, session_key=request.session.session_key
+            )
+        except PreviewExpired as expired:
+            return _expired(request, expired)
+        if preview.row_count > sync_max_rows():
+            async_task("backoffice.tasks.import_apply_task", preview.pk)
+            return HttpResponseRedirect(f"{request.path}?preview={preview.token}")
+        try:
+            result = spec.run(rows=sheet.records(), user=request.user, first_row=sheet.first_row)
+        except ImportRejected as rejected:
+            context["errors"] = rejected.errors[: max_errors_shown()]
+            context["error_count"] = len(rejected.errors)
+        else:
+            return _imported(request, opts, result)
+        finally:
+            import_preview_discard(preview)
     elif request.method == "POST":
         form = OrderFileForm(request.POST, request.FILES)
         if form.is_valid():
-            rows = form.cleaned_data["file"]
-            context["file_name"] = request.FILES["file"].name
+            sheet = form.cleaned_data["file"]
+            upload = request.FILES["file"]
+            context["file_name"] = upload.name
+            context["notes"] = sheet.notes
+            if len(sheet) > sync_max_rows():
+                preview = _store(request, upload, sheet, spec, ImportPreview.Status.VALIDATING)
+                async_task("backoffice.tasks.import_validate_task", preview.pk)
+                return HttpResponseRedirect(f"{request.path}?preview={preview.token}")
             try:
-                context["preview"] = dry_run(spec, rows, request.user)
+                numbers, orders = dry_run(spec, sheet.records(), request.user)
             except ImportRejected as rejected:
-                context["errors"] = rejected.errors
+                context["errors"] = rejected.errors[: max_errors_shown()]
+                context["error_count"] = len(rejected.errors)
             else:
-                context["payload"] = signing.dumps(rows, salt=IMPORT_SALT, compress=True)
-                context["row_count"] = len(rows)
+                context["preview"] = orders
+                context["order_count"] = len(numbers)
+                context["token"] = _store(request, upload, sheet, spec, ImportPreview.Status.PREVIEWED).token
+                context["row_count"] = len(sheet)
     context["form"] = form
     return TemplateResponse(request, "admin/orders/import_orders.html", context)
+
+
+def _store(request, upload, sheet: Sheet, spec: OrderImport, status: str) -> ImportPreview:
+    upload.seek(0)
+    return import_preview_create(
+        content=upload.read(),
+        sheet=sheet,
+        user=request.user,
+        session_key=_session_key(request),
+        target=spec,
+        file_name=upload.name,
+        status=status,
+    )

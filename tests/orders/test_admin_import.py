@@ -48,8 +48,8 @@ def test_valid_file_previews_then_confirm_creates_orders_without_moving_stock(ad
     assert "H-10248" in text and "H-10249" in text and "Confirm import" in text
     assert not SalesOrder.objects.exists()  # the preview wrote nothing
 
-    payload = preview.context["payload"]
-    response = admin_client.post(reverse(IMPORT_URL), {"payload": payload}, follow=True)
+    token = preview.context["token"]
+    response = admin_client.post(reverse(IMPORT_URL), {"token": token}, follow=True)
     assert "Imported 2 orders with 3 lines" in response.content.decode()
     delivered = SalesOrder.objects.get(number="H-10248")
     confirmed = SalesOrder.objects.get(number="H-10249")
@@ -79,13 +79,13 @@ def test_confirm_rechecks_and_writes_nothing_if_the_data_changed(admin_client, c
     from orders.models import Customer
 
     Customer.objects.filter(code="ALFKI").update(code="ALFKX")
-    response = admin_client.post(reverse(IMPORT_URL), {"payload": preview.context["payload"]})
+    response = admin_client.post(reverse(IMPORT_URL), {"token": preview.context["token"]})
     assert "Nothing was imported" in response.content.decode()
     assert not SalesOrder.objects.exists()
 
 
 def test_tampered_preview_is_refused(admin_client, catalogue):
-    response = admin_client.post(reverse(IMPORT_URL), {"payload": "forged"}, follow=True)
+    response = admin_client.post(reverse(IMPORT_URL), {"token": "forged"}, follow=True)
     assert "upload the file again" in response.content.decode()
     assert not SalesOrder.objects.exists()
 
@@ -110,7 +110,7 @@ def test_excel_file_is_accepted(admin_client, catalogue):
     sheet.append(["H-1", "ALFKI", "MAIN", "draft", datetime.date(2024, 1, 2), "CHAI", 4])
     preview = upload(admin_client, "orders.xlsx", sheet.export("xlsx"))
     assert [order.number for order in preview.context["preview"]] == ["H-1"]
-    admin_client.post(reverse(IMPORT_URL), {"payload": preview.context["payload"]})
+    admin_client.post(reverse(IMPORT_URL), {"token": preview.context["token"]})
     order = SalesOrder.objects.get(number="H-1")
     assert (order.status, order.order_date, order.lines.get().quantity) == ("draft", datetime.date(2024, 1, 2), 4)
 
@@ -123,7 +123,7 @@ def test_purchase_orders_import(admin_client, warehouse):
         b"P-1,EXOTIC,MAIN,partially_received,2024-05-01,ANISEED,10,4.50,4\n"
     )
     preview = upload(admin_client, "po.csv", content, "admin:orders_purchaseorder_import_orders")
-    admin_client.post(reverse("admin:orders_purchaseorder_import_orders"), {"payload": preview.context["payload"]})
+    admin_client.post(reverse("admin:orders_purchaseorder_import_orders"), {"token": preview.context["token"]})
     po = PurchaseOrder.objects.get(number="P-1")
     assert po.status == PurchaseOrderStatus.PARTIALLY_RECEIVED
     assert po.lines.get().quantity_received == 4

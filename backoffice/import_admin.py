@@ -1,0 +1,214 @@
+"""The admin side of the import engine for django-import-export model admins.
+
+``SafeImportAdminMixin`` replaces import-export's upload and confirm views
+(``import_action`` / ``process_import``): the upload is read by
+``backoffice.uploads`` within the limits, validated through
+``backoffice.imports`` and stored as an ``ImportPreview``; the confirm form
+carries only that preview's token (import-export's ``ConfirmImportForm``
+carried a temp-file name chosen by the client). Big files go to a background
+task and the user is sent to the import's status page.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from django_q.tasks import async_task
+
+from backoffice.imports import (
+    Outcome,
+    PreviewExpired,
+    ResourceTarget,
+    import_apply,
+    import_preview_claim,
+    import_preview_create,
+    import_preview_discard,
+    import_preview_get,
+    import_validate,
+    sync_max_rows,
+)
+from backoffice.models import ImportPreview
+from backoffice.uploads import UploadRefused, read_upload
+
+
+class PreviewConfirmForm(forms.Form):
+    """The confirm step names the server-side preview, nothing else."""
+
+    token = forms.CharField(widget=forms.HiddenInput(), max_length=64)
+
+
+def upload_content(upload) -> bytes:
+    upload.seek(0)
+    return upload.read()
+
+
+def preview_status_context(preview: ImportPreview) -> dict:
+    """What a status page shows of a (background) import."""
+    return {
+        "preview": preview,
+        "outcome": Outcome.from_json(preview.outcome) if preview.outcome else None,
+        "running": preview.status in {ImportPreview.Status.VALIDATING, ImportPreview.Status.IMPORTING},
+        "confirm_form": (
+            PreviewConfirmForm(initial={"token": preview.token})
+            if preview.status == ImportPreview.Status.PREVIEWED
+            else None
+        ),
+    }
+
+
+class SafeImportAdminMixin:
+    """Upload → limits → preview (stored, token-bound) → confirm, for a ``ImportMixin`` admin."""
+
+    confirm_form_class = PreviewConfirmForm
+    import_template_name = "admin/backoffice/import.html"
+    import_status_template_name = "admin/backoffice/import_status.html"
+
+    def get_urls(self):
+        info = self.get_model_info()
+        return [
+            path(
+                "import/<str:token>/",
+                self.admin_site.admin_view(self.import_status_view),
+                name="{}_{}_import_status".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def _import_url(self, name: str, *args) -> str:
+        app_label, model_name = self.get_model_info()
+        return reverse(f"admin:{app_label}_{model_name}_{name}", args=args, current_app=self.admin_site.name)
+
+    def import_targets(self, request) -> dict[str, ResourceTarget]:
+        targets = [ResourceTarget(resource_class) for resource_class in self.get_import_resource_classes(request)]
+        return {target.name: target for target in targets}
+
+    def import_action(self, request, **kwargs):
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        context = self.get_import_context_data()
+        import_form = self.create_import_form(request)
+        resource_classes = self.get_import_resource_classes(request)
+        if request.method == "POST" and import_form.is_valid():
+            resource_class = self.choose_import_resource_class(import_form, request)
+            file_format = self.get_import_formats()[int(import_form.cleaned_data["format"])]().get_title().lower()
+            upload = import_form.cleaned_data["import_file"]
+            try:
+                sheet = read_upload(upload, file_format=file_format, name=upload.name)
+            except UploadRefused as refused:
+                import_form.add_error("import_file", refused.message)
+            else:
+                target = ResourceTarget(resource_class)
+                session_key = self._session_key(request)
+                if len(sheet) > sync_max_rows():
+                    preview = import_preview_create(
+                        content=upload_content(upload),
+                        sheet=sheet,
+                        user=request.user,
+                        session_key=session_key,
+                        target=target,
+                        file_name=upload.name,
+                        status=ImportPreview.Status.VALIDATING,
+                    )
+                    async_task("backoffice.tasks.import_validate_task", preview.pk)
+                    return HttpResponseRedirect(self._import_url("import_status", preview.token))
+                outcome = import_validate(sheet=sheet, target=target, user=request.user)
+                context["result"] = outcome.result
+                context["outcome"] = outcome
+                if outcome.ok:
+                    preview = import_preview_create(
+                        content=upload_content(upload),
+                        sheet=sheet,
+                        user=request.user,
+                        session_key=session_key,
+                        target=target,
+                        file_name=upload.name,
+                        status=ImportPreview.Status.PREVIEWED,
+                    )
+                    context["confirm_form"] = self.confirm_form_class(initial={"token": preview.token})
+            resource_classes = [resource_class]
+        resource_kwargs = self.get_import_resource_kwargs(request=request, form=import_form, **kwargs)
+        context.update(self.admin_site.each_context(request))
+        context.update(
+            {
+                "title": _("Import"),
+                "form": import_form,
+                "opts": self.model._meta,
+                "media": self.media + import_form.media,
+                "fields_list": [
+                    (
+                        resource.get_display_name(),
+                        [f.column_name for f in resource.get_user_visible_fields()],
+                    )
+                    for resource in (resource_class(**resource_kwargs) for resource_class in resource_classes)
+                ],
+                "import_error_display": self.import_error_display,
+            }
+        )
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_template_name], context)
+
+    @staticmethod
+    def _session_key(request) -> str:
+        if not request.session.session_key:
+            request.session.cycle_key()
+        return request.session.session_key
+
+    def _expired(self, request, error: PreviewExpired):
+        self.message_user(request, error.message, level=messages.ERROR)
+        return HttpResponseRedirect(self._import_url("import"))
+
+    @method_decorator(require_POST)
+    def process_import(self, request, **kwargs):
+        """Import the file this user previewed in this session, once (never a file the client names)."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = self.confirm_form_class(request.POST)
+        targets = self.import_targets(request)
+        try:
+            if not form.is_valid():
+                raise PreviewExpired()
+            token = form.cleaned_data["token"]
+            session_key = request.session.session_key
+            found = import_preview_get(token=token, user=request.user, session_key=session_key)
+            if found.target not in targets:
+                raise PreviewExpired()
+            preview, sheet = import_preview_claim(token=token, user=request.user, session_key=session_key)
+        except PreviewExpired as expired:
+            return self._expired(request, expired)
+        if preview.row_count > sync_max_rows():
+            async_task("backoffice.tasks.import_apply_task", preview.pk)
+            return HttpResponseRedirect(self._import_url("import_status", preview.token))
+        try:
+            outcome = import_apply(sheet=sheet, target=targets[preview.target], user=request.user)
+        finally:
+            import_preview_discard(preview)
+        return self.process_result(outcome.result, request)
+
+    def import_status_view(self, request, token):
+        """A background import's page: validating → preview (confirm) → importing → result."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        try:
+            preview = import_preview_get(token=token, user=request.user, session_key=request.session.session_key)
+            if preview.target not in self.import_targets(request):
+                raise PreviewExpired()
+        except PreviewExpired as expired:
+            return self._expired(request, expired)
+        context = {
+            **self.admin_site.each_context(request),
+            **preview_status_context(preview),
+            "title": _("Import of %(name)s") % {"name": preview.file_name},
+            "opts": self.model._meta,
+            "confirm_url": self._import_url("process_import"),
+            "import_url": self._import_url("import"),
+            "changelist_url": self._import_url("changelist"),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_status_template_name], context)

@@ -1,0 +1,378 @@
+"""The import engine: read (``backoffice.uploads``) → validate (dry run) → preview → confirm → write.
+
+Every import goes through here, whatever it writes into:
+
+* an **import target** says how to validate and apply a ``Sheet``:
+  ``ResourceTarget`` wraps a django-import-export resource (the admin's model
+  imports), and ``orders.views`` declares ``ImportTarget`` subclasses for the
+  historical order imports. Both return an ``Outcome`` (counts, the first
+  rows, every error) that the preview and status pages render.
+* an **``ImportPreview``** binds the uploaded file, stored under
+  ``MEDIA_ROOT/imports/``, to the user and the session that previewed it. The
+  confirm step accepts only its token, once, for that user and session, while
+  the file is unchanged and not older than ``IMPORT_PREVIEW_MAX_AGE``; anything
+  else raises ``PreviewExpired`` ("This preview expired — upload the file
+  again"). The client never names a file.
+* files with more than ``IMPORT_SYNC_MAX_ROWS`` rows are validated and
+  imported by django-q2 tasks (``backoffice.tasks``) through the same
+  functions, the page showing their status meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from import_export.resources import Resource
+
+from backoffice.errors import BusinessError, ImportRejected, RowError
+from backoffice.events import business_event
+from backoffice.metrics import IMPORTS_FINISHED
+from backoffice.models import ImportPreview
+from backoffice.uploads import Sheet, UploadRefused, read_upload
+
+PREVIEW_ROWS = 100
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+RESOURCE_PREFIX = "resource:"
+
+
+class PreviewExpired(BusinessError):
+    """The confirm step was given something other than a live preview of this user and session."""
+
+    code = "preview_expired"
+
+    def default_message(self) -> str:
+        return "This preview expired — upload the file again."
+
+
+def preview_max_age() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "IMPORT_PREVIEW_MAX_AGE", 24 * 60 * 60)))
+
+
+def sync_max_rows() -> int:
+    return int(getattr(settings, "IMPORT_SYNC_MAX_ROWS", 1000))
+
+
+def max_errors_shown() -> int:
+    return int(getattr(settings, "IMPORT_PREVIEW_MAX_ERRORS", 1000))
+
+
+# Outcome ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What a validation or an import found: counts, the first rows, every error (shown up to a cap)."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    error_count: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    row_count: int = 0
+    notes: list[str] = field(default_factory=list)
+    message: str = ""
+    # The import-export ``Result`` of a resource import (not stored).
+    result: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.error_count
+
+    @property
+    def errors_not_shown(self) -> int:
+        return max(0, self.error_count - len(self.errors))
+
+    def add_errors(self, errors: list[RowError]) -> None:
+        self.error_count += len(errors)
+        room = max(0, max_errors_shown() - len(self.errors))
+        self.errors.extend(asdict(error) for error in errors[:room])
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("result")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outcome:
+        known = {name for name in cls.__dataclass_fields__ if name != "result"}
+        return cls(**{key: value for key, value in (data or {}).items() if key in known})
+
+
+def first_rows(sheet: Sheet, kinds: dict[int, str] | None = None) -> list[dict[str, Any]]:
+    """The first rows of the file as text, with what the import does with each (new, update, …) when known."""
+    rows = []
+    for index, values in enumerate(sheet.rows[:PREVIEW_ROWS], 1):
+        rows.append(
+            {
+                "number": index,
+                "kind": (kinds or {}).get(index, ""),
+                "values": ["" if value is None else str(value) for value in values],
+            }
+        )
+    return rows
+
+
+# Targets ------------------------------------------------------------------------------------------
+
+
+class ImportTarget:
+    """How one kind of import validates and writes a sheet. Subclasses set ``name`` (a dotted path to the instance)."""
+
+    name = ""
+
+    def validate(self, sheet: Sheet, user) -> Outcome:
+        raise NotImplementedError
+
+    def apply(self, sheet: Sheet, user) -> Outcome:
+        raise NotImplementedError
+
+
+class ResourceTarget(ImportTarget):
+    """A django-import-export resource: all or nothing (any bad row rolls the whole file back)."""
+
+    def __init__(self, resource_class: type[Resource], **resource_kwargs) -> None:
+        self.resource_class = resource_class
+        self.resource_kwargs = resource_kwargs
+        self.name = f"{RESOURCE_PREFIX}{resource_class.__module__}.{resource_class.__qualname__}"
+
+    def run(self, sheet: Sheet, user, *, dry_run: bool) -> Outcome:
+        resource = self.resource_class(**self.resource_kwargs)
+        result = resource.import_data(
+            sheet.dataset(),
+            dry_run=dry_run,
+            raise_errors=False,
+            use_transactions=True,
+            rollback_on_validation_errors=True,
+            retain_instance_in_row_result=True,
+            user=user,
+        )
+        return outcome_of_result(result, sheet)
+
+    def validate(self, sheet: Sheet, user) -> Outcome:
+        return self.run(sheet, user, dry_run=True)
+
+    def apply(self, sheet: Sheet, user) -> Outcome:
+        return self.run(sheet, user, dry_run=False)
+
+
+def outcome_of_result(result, sheet: Sheet) -> Outcome:
+    """An import-export ``Result`` summarised: counts, kind of the first rows, every error by row and column."""
+    totals = result.totals
+    outcome = Outcome(
+        new=totals.get("new", 0),
+        updated=totals.get("update", 0),
+        unchanged=totals.get("skip", 0),
+        columns=list(sheet.headers),
+        row_count=len(sheet),
+        notes=list(sheet.notes),
+        result=result,
+    )
+    errors = [RowError(row=0, column="", reason=str(error.error)) for error in result.base_errors]
+    for number, row_errors in result.row_errors():
+        errors.extend(RowError(row=number, column="", reason=str(error.error)) for error in row_errors)
+    for row in result.invalid_rows:
+        for column, messages in row.error_dict.items():
+            label = "" if column == "__all__" else column
+            errors.extend(RowError(row=row.number, column=label, reason=str(message)) for message in messages)
+    errors.sort(key=lambda error: (error.row, error.column))
+    outcome.add_errors(errors)
+    kinds = {}
+    for index, row in enumerate(result.rows[:PREVIEW_ROWS], 1):
+        kinds[getattr(row, "number", None) or index] = row.import_type
+    for row in result.invalid_rows:
+        if row.number <= PREVIEW_ROWS:
+            kinds[row.number] = "invalid"
+    outcome.rows = first_rows(sheet, kinds)
+    return outcome
+
+
+def outcome_of_rejection(rejected: ImportRejected, sheet: Sheet) -> Outcome:
+    outcome = Outcome(columns=list(sheet.headers), row_count=len(sheet), notes=list(sheet.notes))
+    outcome.add_errors(rejected.errors)
+    outcome.rows = first_rows(sheet)
+    return outcome
+
+
+def resolve_target(name: str) -> ImportTarget:
+    """The target a stored preview names (set by the server, never by the client)."""
+    if name.startswith(RESOURCE_PREFIX):
+        resource_class = import_string(name[len(RESOURCE_PREFIX) :])
+        if not (isinstance(resource_class, type) and issubclass(resource_class, Resource)):
+            raise PreviewExpired()
+        return ResourceTarget(resource_class)
+    target = import_string(name)
+    if not isinstance(target, ImportTarget):
+        raise PreviewExpired()
+    return target
+
+
+# Previews -----------------------------------------------------------------------------------------
+
+
+def imports_folder() -> Path:
+    return Path(settings.MEDIA_ROOT) / "imports"
+
+
+def _session_hash(session_key: str | None) -> str:
+    if not session_key:
+        raise PreviewExpired()
+    return hashlib.sha256(f"{settings.SECRET_KEY}:{session_key}".encode()).hexdigest()
+
+
+def import_preview_create(
+    *, content: bytes, sheet: Sheet, user, session_key: str | None, target: ImportTarget, file_name: str, status: str
+) -> ImportPreview:
+    """Store the uploaded file under ``MEDIA_ROOT/imports/`` and record whose preview it is."""
+    folder = imports_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    stored_name = f"{secrets.token_hex(16)}.{sheet.file_format}"
+    path = folder / stored_name
+    path.write_bytes(content)
+    try:
+        return ImportPreview.objects.create(
+            token=secrets.token_urlsafe(32),
+            user=user,
+            session_hash=_session_hash(session_key),
+            target=target.name,
+            file_format=sheet.file_format,
+            file_name=Path(file_name).name[:255],
+            stored_name=stored_name,
+            sha256=hashlib.sha256(content).hexdigest(),
+            row_count=len(sheet),
+            status=status,
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def import_preview_get(*, token: Any, user, session_key: str | None) -> ImportPreview:
+    """This user's and session's live preview with ``token``; anything else is ``PreviewExpired``."""
+    if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
+        raise PreviewExpired()
+    preview = ImportPreview.objects.filter(token=token).first()
+    if (
+        preview is None
+        or user is None
+        or preview.user_id != user.pk
+        or not secrets.compare_digest(preview.session_hash, _session_hash(session_key))
+        or preview.created_at < timezone.now() - preview_max_age()
+    ):
+        raise PreviewExpired()
+    return preview
+
+
+def import_preview_claim(*, token: Any, user, session_key: str | None) -> tuple[ImportPreview, Sheet]:
+    """Take a previewed file for import, once: the preview and the sheet re-read from the unchanged file."""
+    preview = import_preview_get(token=token, user=user, session_key=session_key)
+    content = _stored_content(preview)
+    claimed = ImportPreview.objects.filter(pk=preview.pk, status=ImportPreview.Status.PREVIEWED).update(
+        status=ImportPreview.Status.IMPORTING, confirmed_at=timezone.now()
+    )
+    if not claimed:
+        raise PreviewExpired()
+    preview.refresh_from_db()
+    try:
+        sheet = read_upload(io.BytesIO(content), file_format=preview.file_format, name=preview.file_name)
+    except UploadRefused:
+        import_preview_discard(preview)
+        raise PreviewExpired() from None
+    return preview, sheet
+
+
+def _stored_content(preview: ImportPreview) -> bytes:
+    path = imports_folder() / preview.stored_name
+    try:
+        content = path.read_bytes()
+    except OSError:
+        raise PreviewExpired() from None
+    if not secrets.compare_digest(hashlib.sha256(content).hexdigest(), preview.sha256):
+        raise PreviewExpired()
+    return content
+
+
+def import_preview_sheet(preview: ImportPreview) -> Sheet:
+    """The stored file read again (for a background task)."""
+    return read_upload(io.BytesIO(_stored_content(preview)), file_format=preview.file_format, name=preview.file_name)
+
+
+def import_preview_discard(preview: ImportPreview, *, keep_record: bool = False) -> None:
+    """Delete the stored file (and the record, unless a status page still shows it)."""
+    (imports_folder() / preview.stored_name).unlink(missing_ok=True)
+    if not keep_record:
+        preview.delete()
+
+
+def import_previews_cleanup(*, now=None) -> int:
+    """Delete previews (records and files) older than ``IMPORT_PREVIEW_MAX_AGE``, and stray files; returns the count."""
+    now = now or timezone.now()
+    cutoff = now - preview_max_age()
+    old = list(ImportPreview.objects.filter(created_at__lt=cutoff))
+    for preview in old:
+        import_preview_discard(preview)
+    folder = imports_folder()
+    if folder.is_dir():
+        known = set(ImportPreview.objects.values_list("stored_name", flat=True))
+        for path in folder.iterdir():
+            if path.is_file() and path.name not in known and path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
+    return len(old)
+
+
+# Running ------------------------------------------------------------------------------------------
+
+
+def import_validate(*, sheet: Sheet, target: ImportTarget, user) -> Outcome:
+    """The preview: everything the import would do, with nothing written."""
+    return target.validate(sheet, user)
+
+
+@transaction.atomic
+def import_apply(*, sheet: Sheet, target: ImportTarget, user) -> Outcome:
+    """The import itself, all or nothing."""
+    outcome = target.apply(sheet, user)
+    if outcome.ok:
+        business_event(
+            "import.finished",
+            metric=IMPORTS_FINISHED.labels(resource=target.name.rsplit(".", 1)[-1]),
+            target=target.name,
+            new=outcome.new,
+            updated=outcome.updated,
+            unchanged=outcome.unchanged,
+            by_user_id=getattr(user, "pk", None),
+        )
+    return outcome
+
+
+def import_preview_run(preview_id: int, *, apply: bool) -> None:
+    """Background validation (``apply=False``) or import of a stored preview; records status and outcome."""
+    preview = ImportPreview.objects.select_related("user").get(pk=preview_id)
+    try:
+        sheet = import_preview_sheet(preview)
+        target = resolve_target(preview.target)
+        outcome = (import_apply if apply else import_validate)(sheet=sheet, target=target, user=preview.user)
+    except BusinessError as error:
+        outcome = Outcome(message=error.message, error_count=1)
+    if apply:
+        status = ImportPreview.Status.DONE if outcome.ok else ImportPreview.Status.FAILED
+    else:
+        status = ImportPreview.Status.PREVIEWED if outcome.ok else ImportPreview.Status.REJECTED
+    preview.status = status
+    preview.outcome = outcome.as_json()
+    preview.finished_at = timezone.now()
+    preview.save(update_fields=["status", "outcome", "finished_at"])
+    if status != ImportPreview.Status.PREVIEWED:
+        import_preview_discard(preview, keep_record=True)
