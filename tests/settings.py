@@ -1,0 +1,27 @@
+"""Settings for the test suite: the development configuration, opted into explicitly.
+
+``backoffice.settings`` runs in production mode unless ``DJANGO_DEBUG`` says
+otherwise. pytest-django imports the settings before any conftest runs, so the
+switch lives here, in the module pyproject.toml names as DJANGO_SETTINGS_MODULE.
+Tests of production mode start their own process with ``backoffice.settings``
+(tests/backoffice/test_settings.py).
+"""
+
+import os
+
+os.environ["DJANGO_DEBUG"] = "true"
+
+from backoffice.settings import *  # noqa: E402, F403
+
+# API throttles count per user id in the cache, which outlives each test's database: a suite-sized
+# budget keeps them out of the way. tests/backoffice/test_auth.py sets a low rate where it tests them.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute"}}  # noqa: F405
+
+# Real password hashing costs ~0.4 s per sign-in; the sign-in tests make hundreds.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# pytest-django leaves a SQLite test database in memory under xdist only when ENGINE is literally
+# Django's backend or TEST NAME is ":memory:"; with django-prometheus's wrapper (kept, so the suite
+# covers it) say ":memory:" explicitly, or each worker would open a file named after the dev database.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3") and not DATABASES["default"]["TEST"].get("NAME"):  # noqa: F405
+    DATABASES["default"]["TEST"]["NAME"] = ":memory:"  # noqa: F405
