@@ -7,6 +7,7 @@ Screenshots of each journey's end state go to ``test-artifacts/`` (override with
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -56,13 +57,45 @@ def browser():
         browser.close()
 
 
+# Chromium logs every Content-Security-Policy violation on the console ("Refused to execute inline
+# script because it violates the following Content Security Policy directive..."); the init script
+# also logs each `securitypolicyviolation` event (directive and blocked URL) in every page and frame.
+CSP_CONSOLE_MESSAGE = re.compile(r"Content Security Policy|Refused to (execute|apply|load|evaluate|frame)", re.I)
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+    const where = `${event.sourceFile || event.documentURI}:${event.lineNumber}`;
+    const what = event.blockedURI || "inline code";
+    console.error(`Content Security Policy violation: ${event.effectiveDirective} blocked ${what} at ${where}`);
+});
+"""
+
+
+def watch_csp_violations(context) -> list[str]:
+    """The list every CSP violation in any page or frame of ``context`` is appended to."""
+    violations: list[str] = []
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    context.on(
+        "console",
+        lambda message: (
+            violations.append(f"{message.location.get('url', '')}: {message.text}")
+            if CSP_CONSOLE_MESSAGE.search(message.text)
+            else None
+        ),
+    )
+    return violations
+
+
 @pytest.fixture
 def page(browser, live_server):
+    """A page in its own browser context; the test fails if any page of it reports a CSP violation."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url)
     context.set_default_timeout(15_000)
+    violations = watch_csp_violations(context)
     page = context.new_page()
     yield page
     context.close()
+    if violations:
+        pytest.fail("Content-Security-Policy violations reported by Chromium:\n" + "\n".join(violations), pytrace=False)
 
 
 @pytest.fixture
