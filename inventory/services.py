@@ -24,7 +24,9 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from backoffice.errors import InsufficientStock, InvalidTransition, Shortfall, ValidationFailed
+from backoffice.events import business_event
 from backoffice.history import save_with_user
+from backoffice.limits import MAX_QUANTITY, MAX_STOCK, check_quantity
 from backoffice.numbering import next_document_number
 from inventory.models import (
     DocumentStatus,
@@ -56,18 +58,22 @@ class StockLine:
         return (self.product_id, self.warehouse_id)
 
 
-def _is_whole_number(value) -> bool:
-    """An ``int`` but not a ``bool`` (``True`` must not pass for quantity 1)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+def _is_quantity(value) -> bool:
+    """A whole number from 1 to ``MAX_QUANTITY`` (``True`` does not pass for 1)."""
+    try:
+        check_quantity(value)
+    except ValidationFailed:
+        return False
+    return True
 
 
 def _validate_quantities(lines: Sequence[StockLine]) -> None:
     if not lines:
         raise ValidationFailed("No lines were given.")
-    bad = [line for line in lines if not _is_whole_number(line.quantity) or line.quantity <= 0]
+    bad = [line for line in lines if not _is_quantity(line.quantity)]
     if bad:
         raise ValidationFailed(
-            "Quantities must be whole numbers greater than zero.",
+            f"Quantities must be whole numbers greater than zero and at most {MAX_QUANTITY:,}.",
             lines=[{"product_id": b.product_id, "quantity": b.quantity} for b in bad],
         )
 
@@ -153,6 +159,14 @@ def _write_movements(
     by_pk: dict[int, StockLevel] = {}
     for level, delta, unit_cost in changes:
         balance_after = balances.get(level.pk, level.on_hand) + delta
+        if balance_after > MAX_STOCK:
+            raise ValidationFailed(
+                f"{level.product.sku} @ {level.warehouse.code} may hold at most {MAX_STOCK:,} on hand "
+                f"({level.on_hand:,} now, {delta:+,} would make {balance_after:,}).",
+                sku=level.product.sku,
+                warehouse=level.warehouse.code,
+                maximum=MAX_STOCK,
+            )
         balances[level.pk] = balance_after
         totals[level.pk] += delta
         by_pk[level.pk] = level
@@ -397,9 +411,8 @@ def stock_count_apply(
         raise ValidationFailed("No counted lines were given.")
     if not reason:
         raise ValidationFailed("A reason is required for a stock adjustment.")
-    negative = [c for c in counts if not _is_whole_number(c.counted) or c.counted < 0]
-    if negative:
-        raise ValidationFailed("Counted quantities must be whole numbers, zero or more.")
+    for count in counts:
+        check_quantity(count.counted, "A counted quantity", allow_zero=True)
     if len({c.key for c in counts}) != len(counts):
         raise ValidationFailed("A product is counted twice in the same warehouse.")
     levels = lock_stock_levels((c.key for c in counts), create_missing=True)
@@ -429,6 +442,15 @@ def stock_count_apply(
         else []
     )
     _announce_increase((level.product_id, level.warehouse_id) for level, delta, _ in changes if delta > 0)
+    business_event(
+        "stock.adjusted",
+        reference=reference,
+        reason=reason,
+        levels_counted=len(counts),
+        levels_changed=len(changes),
+        net_change=sum(delta for _, delta, _ in changes),
+        by_user_id=getattr(user, "pk", None),
+    )
     return movements, previous
 
 
@@ -543,3 +565,10 @@ def stock_document_cancel(*, document: StockAdjustment | StockTransfer, user=Non
         )
     document.status = DocumentStatus.CANCELLED
     save_with_user(document, user, update_fields=["status", "updated_at"])
+
+
+# Suppliers ----------------------------------------------------------------------------------------
+# The bank account (encrypted at rest) is seen in full and changed only with this permission (Manager, Admin):
+# the admin shows it masked and read-only to others, exports leave it out, imports refuse a change by row.
+SUPPLIER_BANK_ACCOUNT_PERM = "inventory.change_supplier_bank_account"
+SUPPLIER_PROTECTED_FIELDS = {"bank_account": SUPPLIER_BANK_ACCOUNT_PERM}

@@ -30,6 +30,8 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from backoffice.errors import ImportRejected, RowError
+from backoffice.field_rights import FieldChangeRefused
+from backoffice.limits import MAX_AMOUNT, MAX_PRICE, MAX_QUANTITY
 from backoffice.models import DocumentSequence
 from inventory.models import Product, Supplier, SupplierProduct, Warehouse
 from orders import pricing
@@ -47,6 +49,7 @@ from orders.models import (
     ShipmentStatus,
 )
 from orders.services._common import _user_or_none
+from orders.services.customers import customer_check_field_rights
 from orders.services.sales import _reserve_many
 
 Row = Mapping[str, Any]
@@ -174,13 +177,17 @@ class _Reader:
             if minimum is not None and value < minimum:
                 self.rows.error(self.number, column, f"must be at least {minimum}")
             if maximum is not None and value > maximum:
-                self.rows.error(self.number, column, f"must be at most {maximum}")
+                self.rows.error(self.number, column, f"must be at most {maximum:,}")
+                return default
         return value
 
-    def integer(self, column, *, required=False, default=None, minimum=None):
+    def integer(self, column, *, required=False, default=None, minimum=None, maximum=MAX_QUANTITY):
         value = self._get(column, _parse_int, required=required, default=default)
         if value is not None and minimum is not None and value < minimum:
             self.rows.error(self.number, column, f"must be at least {minimum}")
+        if value is not None and value > maximum:
+            self.rows.error(self.number, column, f"must be at most {maximum:,}")
+            return default
         return value
 
     def boolean(self, column, *, default=False):
@@ -294,13 +301,19 @@ def customers_import(*, rows: Sequence[Row], user, first_row: int = 2) -> Import
             seen[values["code"]] = number
         if not values["name"]:
             checker.error(number, "name", "is required")
-        values["credit_limit"] = cells.decimal("credit_limit", minimum=ZERO)
+        values["credit_limit"] = cells.decimal("credit_limit", minimum=ZERO, maximum=MAX_AMOUNT)
         values["tax_exempt"] = cells.boolean("tax_exempt")
         values["is_active"] = cells.boolean("active", default=True)
         parsed.append((number, values))
     existing = _lookup(Customer, "code", set(seen))
     instances = []
     for number, values in parsed:
+        # The rule of orders.services.customer_check_field_rights (credit limit, tax exemption: Manager/Admin).
+        try:
+            customer_check_field_rights(user=user, customer=existing.get(values["code"]), fields=values)
+        except FieldChangeRefused as refused:
+            for attribute in refused.fields:
+                checker.error(number, attribute, "only a Manager or Admin may change it")
         customer = existing.get(values["code"]) or Customer()
         for attribute, value in values.items():
             setattr(customer, attribute, value)
@@ -375,6 +388,7 @@ def sales_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> Imp
 
     plans: list[_SalesOrderPlan] = []
     for order_number, group in groups.items():
+        errors_before = len(checker.errors)
         _same_on_every_row(checker, group, SALES_HEADER_COLUMNS)
         head_number, head = group[0]
         cells = _Reader(checker, head_number, head)
@@ -406,7 +420,7 @@ def sales_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> Imp
             required_date=cells.date("required_date"),
             customer_reference=cells.text("customer_reference", max_length=60),
             shipping_address=(customer.shipping_address or customer.billing_address) if customer else "",
-            shipping_charge=cells.decimal("shipping_charge", default=ZERO, minimum=ZERO),
+            shipping_charge=cells.decimal("shipping_charge", default=ZERO, minimum=ZERO, maximum=MAX_AMOUNT),
             discount_percent=cells.decimal("order_discount_percent", default=ZERO, minimum=ZERO, maximum=HUNDRED),
             created_by=_user_or_none(user),
         )
@@ -422,7 +436,7 @@ def sales_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> Imp
             elif product is not None and status == SalesOrderStatus.DRAFT and not product.is_active:
                 checker.error(number, "sku", f"{sku} is inactive and cannot be put on a draft")
             quantity = line_cells.integer("quantity", required=True, minimum=1)
-            unit_price = line_cells.decimal("unit_price", minimum=ZERO)
+            unit_price = line_cells.decimal("unit_price", minimum=ZERO, maximum=MAX_PRICE)
             discount = line_cells.decimal("discount_percent", default=ZERO, minimum=ZERO, maximum=HUNDRED)
             tax_rate = line_cells.decimal("tax_rate", minimum=ZERO, maximum=HUNDRED)
             if product is None or quantity is None:
@@ -438,30 +452,41 @@ def sales_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> Imp
                     tax_rate=tax_rate,
                 )
             )
+        if len(checker.errors) == errors_before:
+            _price_sales_order(order, lines)
+            if order.total > MAX_AMOUNT:
+                checker.error(
+                    head_number, "order_number", f"the order total {order.total:,} must be at most {MAX_AMOUNT:,}"
+                )
         plans.append(_SalesOrderPlan(order, lines, shipped_date or order_date, carrier, cells.text("tracking_number")))
     checker.raise_if_any()
     return _write_sales_orders(plans, user)
+
+
+def _price_sales_order(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
+    """Line amounts and order totals (DESIGN invariant 4), before anything is written."""
+    amounts = []
+    for line in lines:
+        result = pricing.line_amounts(
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount_percent=line.discount_percent,
+            order_discount_percent=order.discount_percent,
+            tax_rate=line.tax_rate,
+        )
+        line.net_amount, line.tax_amount, line.total_amount = result.net, result.tax, result.total
+        amounts.append(result)
+    totals = pricing.order_totals(amounts, shipping_charge=order.shipping_charge)
+    order.subtotal, order.tax_total, order.total = totals.subtotal, totals.tax_total, totals.total
 
 
 def _write_sales_orders(plans: list[_SalesOrderPlan], user) -> ImportResult:
     history_user = _user_or_none(user)
     for plan in plans:
         order = plan.order
-        amounts = []
-        for line in plan.lines:
-            result = pricing.line_amounts(
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                discount_percent=line.discount_percent,
-                order_discount_percent=order.discount_percent,
-                tax_rate=line.tax_rate,
-            )
-            line.net_amount, line.tax_amount, line.total_amount = result.net, result.tax, result.total
-            amounts.append(result)
-            if order.status in {SalesOrderStatus.SHIPPED, SalesOrderStatus.DELIVERED}:
+        if order.status in {SalesOrderStatus.SHIPPED, SalesOrderStatus.DELIVERED}:
+            for line in plan.lines:
                 line.quantity_shipped = line.quantity
-        totals = pricing.order_totals(amounts, shipping_charge=order.shipping_charge)
-        order.subtotal, order.tax_total, order.total = totals.subtotal, totals.tax_total, totals.total
         if order.status != SalesOrderStatus.DRAFT:
             order.confirmed_at = _aware(order.order_date)
         if order.status == SalesOrderStatus.CANCELLED:
@@ -588,7 +613,7 @@ def purchase_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> 
             elif product is not None and status == PurchaseOrderStatus.DRAFT and not product.is_active:
                 checker.error(number, "sku", f"{sku} is inactive and cannot be put on a draft")
             quantity = line_cells.integer("quantity", required=True, minimum=1)
-            unit_cost = line_cells.decimal("unit_cost", minimum=ZERO)
+            unit_cost = line_cells.decimal("unit_cost", minimum=ZERO, maximum=MAX_PRICE)
             received = line_cells.integer("quantity_received", minimum=0)
             if quantity is None or product is None:
                 continue
@@ -615,6 +640,10 @@ def purchase_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> 
                     head_number, "quantity_received", "a partially received order has some, not all, received"
                 )
         order.total = sum((line.line_total for line in lines), pricing.ZERO_AMOUNT)
+        if order.total > MAX_AMOUNT:
+            checker.error(
+                head_number, "order_number", f"the order total {order.total:,} must be at most {MAX_AMOUNT:,}"
+            )
         if order.order_date and order.status != PurchaseOrderStatus.DRAFT:
             order.sent_at = _aware(order.order_date)
         if order.order_date and order.status in {PurchaseOrderStatus.CLOSED, PurchaseOrderStatus.CANCELLED}:

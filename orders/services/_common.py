@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from backoffice.errors import ValidationFailed
+from backoffice.limits import MAX_AMOUNT, MAX_PRICE, check_money, check_quantity
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -44,16 +45,15 @@ def _set_fields(instance, fields: dict[str, Any], allowed: Iterable[str]) -> Non
 
 
 def _check_quantity(quantity, what: str = "Quantity") -> int:
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
-        raise ValidationFailed(f"{what} must be a whole number greater than zero (got {quantity!r}).")
-    return quantity
+    return check_quantity(quantity, what)
 
 
 def _check_price(value, what: str) -> Decimal:
-    value = Decimal(value)
-    if value < 0:
-        raise ValidationFailed(f"{what} cannot be negative.")
-    return value
+    return check_money(value, what, maximum=MAX_PRICE)
+
+
+def _check_amount(value, what: str) -> Decimal:
+    return check_money(value, what, maximum=MAX_AMOUNT)
 
 
 def _check_percent(value, what: str) -> Decimal:

@@ -21,6 +21,7 @@ from orders.models import (
     PurchaseOrderStatus,
 )
 from orders.services._common import (
+    _check_amount,
     _check_price,
     _check_quantity,
     _clean,
@@ -47,7 +48,7 @@ def _po_recalculate(order: PurchaseOrder, user) -> PurchaseOrder:
         line.line_total = pricing.purchase_line_total(quantity=line.quantity, unit_cost=line.unit_cost)
     if lines:
         bulk_update_with_history(lines, PurchaseOrderLine, ["line_total"], default_user=_user_or_none(user))
-    order.total = sum((line.line_total for line in lines), pricing.ZERO_AMOUNT)
+    order.total = _check_amount(sum((line.line_total for line in lines), pricing.ZERO_AMOUNT), "The order total")
     save_with_user(order, user, update_fields=["total", "updated_at"])
     return order
 
