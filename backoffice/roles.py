@@ -69,7 +69,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **{model: FULL for model in ORDER_MODELS},
     },
     SALES: {
-        **{model: VIEW for model in BUSINESS_MODELS},
+        # "Sales may not: stock adjustments" (DESIGN.md section 1), as it may not purchase orders: not shown.
+        **{model: VIEW for model in BUSINESS_MODELS if not model.startswith("inventory.stockadjustment")},
         "orders.customer": EDIT,
         "orders.carrier": VIEW,
         "orders.salesorder": EDIT,
@@ -109,6 +110,10 @@ ROLE_EXTRA_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "inventory.apply_stocktransfer",
         "orders.confirm_salesorder",
         "orders.override_credit_salesorder",
+        # Field-level rights (docs/security.md "Credit limit and tax exemption", "Encryption at rest").
+        "orders.change_customer_credit",
+        "orders.change_customer_tax_id",
+        "inventory.change_supplier_bank_account",
         "orders.send_purchaseorder",
         "orders.receive_purchaseorder",
         "orders.ship_shipment",

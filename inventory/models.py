@@ -15,6 +15,10 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from backoffice.encryption import EncryptedCharField
+from backoffice.iban import compact_iban, validate_iban
+from backoffice.limits import MAX_PRICE, MAX_QUANTITY, MAX_STOCK, max_price, max_quantity
+
 ZERO = Decimal("0")
 
 
@@ -60,20 +64,20 @@ class Product(TimeStamped):
     unit = models.CharField(max_length=60, default="unit", help_text="What one quantity is, e.g. '24 x 12 oz bottles'.")
     barcode = models.CharField(max_length=64, blank=True)
     sale_price = models.DecimalField(
-        max_digits=14, decimal_places=4, default=ZERO, validators=[MinValueValidator(ZERO)]
+        max_digits=14, decimal_places=4, default=ZERO, validators=[MinValueValidator(ZERO), max_price]
     )
     cost = models.DecimalField(
         max_digits=14,
         decimal_places=4,
         default=ZERO,
-        validators=[MinValueValidator(ZERO)],
+        validators=[MinValueValidator(ZERO), max_price],
         help_text="Standard (list) cost.",
     )
     average_cost = models.DecimalField(
         max_digits=14,
         decimal_places=4,
         default=ZERO,
-        validators=[MinValueValidator(ZERO)],
+        validators=[MinValueValidator(ZERO), max_price],
         help_text="Moving-average cost, updated by receipts.",
     )
     tax_rate = models.DecimalField(
@@ -93,6 +97,10 @@ class Product(TimeStamped):
             models.CheckConstraint(condition=Q(sale_price__gte=0), name="product_sale_price_gte_0"),
             models.CheckConstraint(condition=Q(cost__gte=0), name="product_cost_gte_0"),
             models.CheckConstraint(condition=Q(average_cost__gte=0), name="product_average_cost_gte_0"),
+            models.CheckConstraint(
+                condition=Q(sale_price__lte=MAX_PRICE, cost__lte=MAX_PRICE, average_cost__lte=MAX_PRICE),
+                name="product_prices_lte_max",
+            ),
             models.CheckConstraint(condition=Q(tax_rate__gte=0, tax_rate__lte=100), name="product_tax_rate_0_100"),
         ]
 
@@ -133,14 +141,29 @@ class Supplier(TimeStamped):
     address = models.TextField(blank=True)
     country = models.CharField(max_length=60, blank=True)
     lead_time_days = models.PositiveSmallIntegerField(default=7)
+    # Encrypted at rest (backoffice.encryption); only Manager/Admin see it in full (docs/security.md).
+    bank_account = EncryptedCharField(
+        "bank account (IBAN)",
+        max_length=42,
+        null=True,
+        blank=True,
+        validators=[validate_iban],
+        help_text="IBAN, e.g. DE89 3704 0044 0532 0130 00. Stored encrypted.",
+    )
     is_active = models.BooleanField("active", default=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
+        permissions = [("change_supplier_bank_account", "Can see and change a supplier's bank account")]
 
     def __str__(self) -> str:
         return f"{self.code} · {self.name}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.bank_account:
+            self.bank_account = compact_iban(self.bank_account)
 
 
 class SupplierProduct(TimeStamped):
@@ -149,8 +172,10 @@ class SupplierProduct(TimeStamped):
     supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="supplier_products")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="supplier_products")
     supplier_sku = models.CharField("supplier SKU", max_length=64, blank=True)
-    unit_cost = models.DecimalField(max_digits=14, decimal_places=4, default=ZERO, validators=[MinValueValidator(ZERO)])
-    minimum_order_quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    unit_cost = models.DecimalField(
+        max_digits=14, decimal_places=4, default=ZERO, validators=[MinValueValidator(ZERO), max_price]
+    )
+    minimum_order_quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1), max_quantity])
     preferred = models.BooleanField(default=False)
     history = HistoricalRecords()
 
@@ -163,6 +188,10 @@ class SupplierProduct(TimeStamped):
             ),
             models.CheckConstraint(condition=Q(unit_cost__gte=0), name="supplier_product_cost_gte_0"),
             models.CheckConstraint(condition=Q(minimum_order_quantity__gte=1), name="supplier_product_moq_gte_1"),
+            models.CheckConstraint(
+                condition=Q(unit_cost__lte=MAX_PRICE, minimum_order_quantity__lte=MAX_QUANTITY),
+                name="supplier_product_lte_max",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -188,8 +217,8 @@ class StockLevel(models.Model):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_levels")
     on_hand = models.PositiveIntegerField(default=0, editable=False)
     allocated = models.PositiveIntegerField(default=0, editable=False)
-    reorder_point = models.PositiveIntegerField(default=0)
-    reorder_quantity = models.PositiveIntegerField(default=0)
+    reorder_point = models.PositiveIntegerField(default=0, validators=[max_quantity])
+    reorder_quantity = models.PositiveIntegerField(default=0, validators=[max_quantity])
     history = HistoricalRecords(excluded_fields=["on_hand", "allocated"])
 
     objects = StockLevelQuerySet.as_manager()
@@ -201,6 +230,11 @@ class StockLevel(models.Model):
             models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_level_on_hand_gte_0"),
             models.CheckConstraint(condition=Q(allocated__gte=0), name="stock_level_allocated_gte_0"),
             models.CheckConstraint(condition=Q(allocated__lte=F("on_hand")), name="stock_level_allocated_lte_on_hand"),
+            models.CheckConstraint(condition=Q(on_hand__lte=MAX_STOCK), name="stock_level_on_hand_lte_max"),
+            models.CheckConstraint(
+                condition=Q(reorder_point__lte=MAX_QUANTITY, reorder_quantity__lte=MAX_QUANTITY),
+                name="stock_level_reorder_lte_max",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -266,7 +300,13 @@ class StockMovement(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["product", "warehouse", "created_at"])]
-        constraints = [models.CheckConstraint(condition=~Q(quantity=0), name="stock_movement_quantity_not_0")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="stock_movement_quantity_not_0"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=-MAX_STOCK, quantity__lte=MAX_STOCK, balance_after__lte=MAX_STOCK),
+                name="stock_movement_within_max",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.quantity:+d} {self.product_id}@{self.warehouse_id}"
@@ -333,12 +373,17 @@ class StockAdjustmentLine(models.Model):
 
     adjustment = models.ForeignKey(StockAdjustment, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    counted_quantity = models.PositiveIntegerField()
+    counted_quantity = models.PositiveIntegerField(validators=[max_quantity])
     previous_quantity = models.PositiveIntegerField(null=True, blank=True, editable=False)
     history = HistoricalRecords()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["adjustment", "product"], name="adjustment_line_product_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["adjustment", "product"], name="adjustment_line_product_unique"),
+            models.CheckConstraint(
+                condition=Q(counted_quantity__lte=MAX_QUANTITY), name="adjustment_line_counted_lte_max"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.product_id}: {self.counted_quantity}"
@@ -392,13 +437,14 @@ class StockTransferLine(models.Model):
 
     transfer = models.ForeignKey(StockTransfer, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1), max_quantity])
     history = HistoricalRecords()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["transfer", "product"], name="transfer_line_product_unique"),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="transfer_line_quantity_gte_1"),
+            models.CheckConstraint(condition=Q(quantity__lte=MAX_QUANTITY), name="transfer_line_quantity_lte_max"),
         ]
 
     def __str__(self) -> str:

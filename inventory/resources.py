@@ -16,10 +16,13 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import CharField, TextField
 from django.utils.encoding import force_str
 from import_export import fields, resources, widgets
 
-from inventory.models import Category, Product, StockLevel, Supplier, SupplierProduct, Warehouse
+from backoffice.field_rights import ProtectedFieldsResourceMixin
+from inventory.models import Category, Product, StockLevel, StockMovement, Supplier, SupplierProduct, Warehouse
+from inventory.services import SUPPLIER_PROTECTED_FIELDS
 
 
 class NumberWidget(widgets.DecimalWidget):
@@ -152,10 +155,21 @@ class StrictImportMixin:
                 first[key] = number
         return duplicates
 
+    def blank_text_columns(self) -> set[str]:
+        """Columns of text fields that hold "" rather than NULL (an empty XLSX cell reads as None)."""
+        model = self._meta.model
+        names = {f.name for f in model._meta.concrete_fields if isinstance(f, CharField | TextField) and not f.null}
+        return {field.column_name for field in self.fields.values() if field.attribute in names}
+
     def before_import_row(self, row, row_number=None, **kwargs):
+        if not hasattr(self, "_blank_text"):
+            self._blank_text = self.blank_text_columns()
+        blank_text = self._blank_text
         for column, value in row.items():
             if isinstance(value, str):
                 row[column] = value.strip()
+            elif value is None and column in blank_text:
+                row[column] = ""
         if row_number in self._duplicates:
             keys = self.key_columns()
             shown = " + ".join(f"{c} '{row.get(c)}'" for c in keys)
@@ -298,8 +312,11 @@ class WarehouseResource(StrictImportMixin, resources.ModelResource):
         report_skipped = True
 
 
-class SupplierResource(StrictImportMixin, resources.ModelResource):
-    """Suppliers keyed by code."""
+class SupplierResource(ProtectedFieldsResourceMixin, StrictImportMixin, resources.ModelResource):
+    """Suppliers keyed by code. The bank account (IBAN) column is exported, and may be changed by an import,
+    only for users with ``SUPPLIER_BANK_ACCOUNT_PERM`` (docs/security.md "Encryption at rest")."""
+
+    protected_fields = sensitive_fields = SUPPLIER_PROTECTED_FIELDS
 
     code = fields.Field(attribute="code", column_name="code")
     name = fields.Field(attribute="name", column_name="name")
@@ -309,6 +326,7 @@ class SupplierResource(StrictImportMixin, resources.ModelResource):
     address = fields.Field(attribute="address", column_name="address")
     country = fields.Field(attribute="country", column_name="country")
     lead_time_days = fields.Field(attribute="lead_time_days", column_name="lead_time_days", widget=WholeNumberWidget())
+    bank_account = fields.Field(attribute="bank_account", column_name="bank_account")
     is_active = fields.Field(attribute="is_active", column_name="is_active", widget=YesNoWidget())
 
     required_columns = ("code", "name")
@@ -321,6 +339,7 @@ class SupplierResource(StrictImportMixin, resources.ModelResource):
         "address": "49 Gilbert St., London",
         "country": "UK",
         "lead_time_days": "7",
+        "bank_account": "GB82 WEST 1234 5698 7654 32",
         "is_active": "yes",
     }
 
@@ -335,6 +354,7 @@ class SupplierResource(StrictImportMixin, resources.ModelResource):
             "address",
             "country",
             "lead_time_days",
+            "bank_account",
             "is_active",
         )
         import_id_fields = ("code",)
@@ -406,3 +426,38 @@ class StockLevelResource(StrictImportMixin, resources.ModelResource):
 
     def get_queryset(self):
         return super().get_queryset().select_related("product", "warehouse")
+
+
+class StockMovementResource(resources.ModelResource):
+    """Export only: the stock ledger, one row per movement (quantities signed: negative out)."""
+
+    created_at = fields.Field(attribute="created_at", column_name="created_at", readonly=True)
+    kind = fields.Field(attribute="kind", column_name="kind", readonly=True)
+    sku = fields.Field(attribute="product__sku", column_name="sku", readonly=True)
+    product_name = fields.Field(attribute="product__name", column_name="product_name", readonly=True)
+    warehouse = fields.Field(attribute="warehouse__code", column_name="warehouse", readonly=True)
+    quantity = fields.Field(attribute="quantity", column_name="quantity", readonly=True)
+    balance_after = fields.Field(attribute="balance_after", column_name="balance_after", readonly=True)
+    unit_cost = fields.Field(attribute="unit_cost", column_name="unit_cost", readonly=True)
+    reference = fields.Field(attribute="reference", column_name="reference", readonly=True)
+    note = fields.Field(attribute="note", column_name="note", readonly=True)
+    user = fields.Field(attribute="user__username", column_name="user", readonly=True)
+
+    class Meta:
+        model = StockMovement
+        fields = export_order = (
+            "created_at",
+            "kind",
+            "sku",
+            "product_name",
+            "warehouse",
+            "quantity",
+            "balance_after",
+            "unit_cost",
+            "reference",
+            "note",
+            "user",
+        )
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related("product", "warehouse", "user")

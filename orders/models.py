@@ -8,30 +8,43 @@ half-up once per line; document totals are sums of rounded lines.
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from backoffice.encryption import EncryptedCharField
+from backoffice.limits import MAX_AMOUNT, MAX_PRICE, MAX_QUANTITY, max_amount, max_price, max_quantity
 from inventory.models import Product, Supplier, TimeStamped, Warehouse
 
 ZERO = Decimal("0")
 PERCENT = [MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))]
 NON_NEGATIVE = [MinValueValidator(ZERO)]
+AMOUNT = [*NON_NEGATIVE, max_amount]
+QUANTITY = [MinValueValidator(1), max_quantity]
 
 
 def price_field(verbose_name=None, **kwargs):
     return models.DecimalField(
-        verbose_name, max_digits=14, decimal_places=4, default=ZERO, validators=NON_NEGATIVE, **kwargs
+        verbose_name, max_digits=14, decimal_places=4, default=ZERO, validators=[*NON_NEGATIVE, max_price], **kwargs
     )
 
 
 def amount_field(verbose_name=None, **kwargs):
+    """Money in cents: at most ``MAX_AMOUNT`` (computed totals are checked by ``full_clean`` too)."""
     kwargs.setdefault("default", ZERO)
+    kwargs.setdefault("validators", [max_amount])
     return models.DecimalField(verbose_name, max_digits=14, decimal_places=2, **kwargs)
+
+
+def amounts_within_max(name: str, *fields: str) -> models.CheckConstraint:
+    """One check constraint: every named amount at most ``MAX_AMOUNT``."""
+    return models.CheckConstraint(condition=Q(**{f"{field}__lte": MAX_AMOUNT for field in fields}), name=name)
 
 
 def percent_field(verbose_name=None, **kwargs):
@@ -60,27 +73,73 @@ class Customer(TimeStamped):
         decimal_places=2,
         null=True,
         blank=True,
-        validators=NON_NEGATIVE,
+        validators=AMOUNT,
         help_text="Open orders may not exceed this value. Empty = no limit.",
     )
     tax_exempt = models.BooleanField(default=False)
+    # Encrypted at rest (backoffice.encryption); only Manager/Admin see it in full (docs/security.md).
+    tax_id = EncryptedCharField(
+        "VAT number",
+        max_length=30,
+        null=True,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9 .\-/]{2,29}$", "Enter a VAT number: letters and digits.")],
+        help_text="Tax identification (VAT) number, e.g. DE123456789. Stored encrypted.",
+    )
     is_active = models.BooleanField("active", default=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
+        constraints = [amounts_within_max("customer_credit_limit_lte_max", "credit_limit")]
+        permissions = [
+            ("change_customer_credit", "Can change a customer's credit limit and tax exemption"),
+            ("change_customer_tax_id", "Can see and change a customer's VAT number"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} · {self.name}"
 
+    def clean(self) -> None:
+        super().clean()
+        if self.tax_id:
+            self.tax_id = "".join(str(self.tax_id).split()).upper()
+
+
+TRACKING_PLACEHOLDER = "{tracking}"
+_validate_http_url = URLValidator(schemes=["http", "https"])
+
+
+def validate_tracking_url_template(value: str) -> None:
+    """An http(s) address containing ``{tracking}``: a ``javascript:`` link once ran script on the packing slip."""
+    if not value:
+        return
+    if TRACKING_PLACEHOLDER not in value:
+        raise ValidationError("Put {tracking} where the tracking number goes.", code="no_placeholder")
+    try:
+        _validate_http_url(value.replace(TRACKING_PLACEHOLDER, "TRACKING123"))
+    except ValidationError:
+        raise ValidationError(
+            "Enter an http:// or https:// address, e.g. https://track.example.com/?n={tracking}.", code="not_http"
+        ) from None
+
+
+def http_url_or_empty(url: str) -> str:
+    """``url`` when it is an http(s) address with a host, else "" (the caller shows plain text, not a link)."""
+    parts = urlsplit(url)
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
 
 class Carrier(TimeStamped):
-    """A shipping company; ``tracking_url_template`` contains ``{tracking}``."""
+    """A shipping company; ``tracking_url_template`` is an http(s) address containing ``{tracking}``."""
 
     name = models.CharField(max_length=100, unique=True)
     phone = models.CharField(max_length=40, blank=True)
     tracking_url_template = models.CharField(
-        max_length=300, blank=True, help_text="e.g. https://track.example.com/?n={tracking}"
+        max_length=300,
+        blank=True,
+        validators=[validate_tracking_url_template],
+        help_text="An http(s) address with {tracking} where the number goes, e.g. https://track.example.com/?n={tracking}",
     )
     is_active = models.BooleanField("active", default=True)
     history = HistoricalRecords()
@@ -91,10 +150,17 @@ class Carrier(TimeStamped):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        # Also for code paths that skip full_clean (imports, scripts).
+        validate_tracking_url_template(self.tracking_url_template)
+        super().save(*args, **kwargs)
+
     def tracking_url(self, tracking_number: str) -> str:
+        """The carrier's link for a tracking number (URL-encoded), or "" when there is no safe link."""
         if not self.tracking_url_template or not tracking_number:
             return ""
-        return self.tracking_url_template.replace("{tracking}", tracking_number)
+        url = self.tracking_url_template.replace(TRACKING_PLACEHOLDER, quote(tracking_number, safe=""))
+        return http_url_or_empty(url)
 
 
 # Sales orders -------------------------------------------------------------------------------
@@ -128,7 +194,7 @@ class SalesOrder(TimeStamped):
     customer_reference = models.CharField(max_length=60, blank=True)
     shipping_address = models.TextField(blank=True)
     discount_percent = percent_field("order discount %")
-    shipping_charge = amount_field(validators=NON_NEGATIVE)
+    shipping_charge = amount_field(validators=AMOUNT)
     subtotal = amount_field(editable=False)
     tax_total = amount_field(editable=False)
     total = amount_field(editable=False)
@@ -151,6 +217,7 @@ class SalesOrder(TimeStamped):
             models.CheckConstraint(
                 condition=Q(discount_percent__gte=0, discount_percent__lte=100), name="sales_order_discount_0_100"
             ),
+            amounts_within_max("sales_order_amounts_lte_max", "shipping_charge", "subtotal", "tax_total", "total"),
         ]
 
     def __str__(self) -> str:
@@ -166,7 +233,7 @@ class SalesOrderLine(models.Model):
 
     order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    quantity = models.PositiveIntegerField(validators=QUANTITY)
     unit_price = price_field(help_text="Defaults to the product's sale price.")
     discount_percent = percent_field("discount %")
     tax_rate = percent_field("tax %", help_text="Defaults to the product's rate; 0 for tax-exempt customers.")
@@ -190,6 +257,10 @@ class SalesOrderLine(models.Model):
             models.CheckConstraint(
                 condition=Q(discount_percent__gte=0, discount_percent__lte=100), name="sales_line_discount_0_100"
             ),
+            models.CheckConstraint(
+                condition=Q(quantity__lte=MAX_QUANTITY, unit_price__lte=MAX_PRICE), name="sales_line_lte_max"
+            ),
+            amounts_within_max("sales_line_amounts_lte_max", "net_amount", "tax_amount", "total_amount"),
         ]
 
     def __str__(self) -> str:
@@ -248,6 +319,7 @@ class PurchaseOrder(TimeStamped):
             ("send_purchaseorder", "Can send, close and cancel purchase orders"),
             ("receive_purchaseorder", "Can receive goods against purchase orders"),
         ]
+        constraints = [amounts_within_max("purchase_order_total_lte_max", "total")]
 
     def __str__(self) -> str:
         return self.number or "New purchase order"
@@ -262,7 +334,7 @@ class PurchaseOrderLine(models.Model):
 
     order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    quantity = models.PositiveIntegerField(validators=QUANTITY)
     unit_cost = price_field(help_text="Defaults to the supplier's cost for the product.")
     line_total = amount_field(editable=False)
     quantity_received = models.PositiveIntegerField(default=0, editable=False)
@@ -276,6 +348,10 @@ class PurchaseOrderLine(models.Model):
                 condition=Q(quantity_received__lte=F("quantity")), name="purchase_line_no_over_receipt"
             ),
             models.CheckConstraint(condition=Q(unit_cost__gte=0), name="purchase_line_cost_gte_0"),
+            models.CheckConstraint(
+                condition=Q(quantity__lte=MAX_QUANTITY, unit_cost__lte=MAX_PRICE), name="purchase_line_lte_max"
+            ),
+            amounts_within_max("purchase_line_total_lte_max", "line_total"),
         ]
 
     def __str__(self) -> str:
@@ -309,11 +385,14 @@ class ReceiptLine(models.Model):
 
     receipt = models.ForeignKey(Receipt, on_delete=models.CASCADE, related_name="lines")
     purchase_order_line = models.ForeignKey(PurchaseOrderLine, on_delete=models.PROTECT, related_name="receipt_lines")
-    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    quantity = models.PositiveIntegerField(validators=QUANTITY)
     history = HistoricalRecords()
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="receipt_line_quantity_gte_1")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="receipt_line_quantity_gte_1"),
+            models.CheckConstraint(condition=Q(quantity__lte=MAX_QUANTITY), name="receipt_line_quantity_lte_max"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.purchase_order_line_id}: {self.quantity}"
@@ -344,7 +423,7 @@ class Shipment(TimeStamped):
     carrier = models.ForeignKey(Carrier, null=True, blank=True, on_delete=models.PROTECT, related_name="shipments")
     tracking_number = models.CharField(max_length=60, blank=True, db_index=True)
     shipping_address = models.TextField(blank=True)
-    cost = amount_field(validators=NON_NEGATIVE, help_text="What the carrier charges us.")
+    cost = amount_field(validators=AMOUNT, help_text="What the carrier charges us.")
     shipped_at = models.DateTimeField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
     returned_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -354,6 +433,7 @@ class Shipment(TimeStamped):
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("ship_shipment", "Can pack, ship, deliver and return shipments")]
+        constraints = [amounts_within_max("shipment_cost_lte_max", "cost")]
 
     def __str__(self) -> str:
         return self.number or "New shipment"
@@ -372,12 +452,13 @@ class ShipmentLine(models.Model):
 
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
     sales_order_line = models.ForeignKey(SalesOrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
-    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    quantity = models.PositiveIntegerField(validators=QUANTITY)
     history = HistoricalRecords()
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="shipment_line_quantity_gte_1"),
+            models.CheckConstraint(condition=Q(quantity__lte=MAX_QUANTITY), name="shipment_line_quantity_lte_max"),
             models.UniqueConstraint(fields=["shipment", "sales_order_line"], name="shipment_line_unique"),
         ]
 

@@ -12,12 +12,22 @@ from __future__ import annotations
 
 from import_export import fields, resources
 
+from backoffice.field_rights import ProtectedFieldsResourceMixin
 from inventory.resources import NumberWidget, StrictImportMixin, YesNoWidget
 from orders.models import Customer, PurchaseOrderLine, SalesOrderLine
+from orders.services.customers import CHANGE_TAX_ID_PERM, CUSTOMER_PROTECTED_FIELDS, customer_check_field_rights
 
 
-class CustomerResource(StrictImportMixin, resources.ModelResource):
-    """Customers keyed by code (stored upper-case); an empty credit limit means no limit."""
+class CustomerResource(ProtectedFieldsResourceMixin, StrictImportMixin, resources.ModelResource):
+    """Customers keyed by code (stored upper-case); an empty credit limit means no limit.
+
+    Credit limit, tax exemption and VAT number follow ``orders.services.customer_check_field_rights``: a user without
+    the permission gets a row error naming the column when a row changes one (a new row may leave them empty), and
+    exports without the ``tax_id`` column (docs/security.md).
+    """
+
+    protected_fields = CUSTOMER_PROTECTED_FIELDS
+    sensitive_fields = {"tax_id": CHANGE_TAX_ID_PERM}
 
     code = fields.Field(attribute="code", column_name="code")
     name = fields.Field(attribute="name", column_name="name")
@@ -29,6 +39,7 @@ class CustomerResource(StrictImportMixin, resources.ModelResource):
     country = fields.Field(attribute="country", column_name="country")
     credit_limit = fields.Field(attribute="credit_limit", column_name="credit_limit", widget=NumberWidget())
     tax_exempt = fields.Field(attribute="tax_exempt", column_name="tax_exempt", widget=YesNoWidget())
+    tax_id = fields.Field(attribute="tax_id", column_name="tax_id")
     is_active = fields.Field(attribute="is_active", column_name="is_active", widget=YesNoWidget())
 
     required_columns = ("code", "name")
@@ -43,6 +54,7 @@ class CustomerResource(StrictImportMixin, resources.ModelResource):
         "country": "Germany",
         "credit_limit": "5000.00",
         "tax_exempt": "no",
+        "tax_id": "DE123456789",
         "is_active": "yes",
     }
 
@@ -59,12 +71,16 @@ class CustomerResource(StrictImportMixin, resources.ModelResource):
             "country",
             "credit_limit",
             "tax_exempt",
+            "tax_id",
             "is_active",
         )
         import_id_fields = ("code",)
         clean_model_instances = True
         skip_unchanged = True
         report_skipped = True
+
+    def check_field_rights(self, *, current, values) -> None:
+        customer_check_field_rights(user=self.user, customer=current, fields=values)
 
     def before_import_row(self, row, row_number=None, **kwargs):
         if isinstance(row.get("code"), str):

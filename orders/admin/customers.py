@@ -15,6 +15,8 @@ from backoffice.admin_tools import (
     ImportExportAdminMixin,
     SafeHistoryAdminMixin,
 )
+from backoffice.field_rights_admin import ProtectedFieldsAdminMixin, masked_display
+from backoffice.scoping import scope_queryset
 from orders import resources, services
 from orders.admin.documents import (
     SPREADSHEET_FORMATS,
@@ -25,15 +27,27 @@ from orders.models import (
     Customer,
     SalesOrder,
     SalesOrderStatus,
+    Shipment,
 )
 
 
 @admin.register(Customer)
 class CustomerAdmin(
-    BusinessErrorAdminMixin, SafeHistoryAdminMixin, SimpleHistoryAdmin, ImportExportAdminMixin, ModelAdmin
+    BusinessErrorAdminMixin,
+    ProtectedFieldsAdminMixin,
+    SafeHistoryAdminMixin,
+    SimpleHistoryAdmin,
+    ImportExportAdminMixin,
+    ModelAdmin,
 ):
-    """Customers: credit limit, tax exemption, addresses; import/export as spreadsheets."""
+    """Customers: credit limit, tax exemption, addresses; import/export as spreadsheets.
 
+    Credit limit and tax exemption are read-only, the VAT number masked, for users without the permissions
+    of ``services.CUSTOMER_PROTECTED_FIELDS`` (Manager and Admin have them).
+    """
+
+    protected_fields = services.CUSTOMER_PROTECTED_FIELDS
+    sensitive_fields = {"tax_id": services.CHANGE_TAX_ID_PERM}
     resource_classes = [resources.CustomerResource]
     import_formats = export_formats = SPREADSHEET_FORMATS
     list_display = [
@@ -45,6 +59,7 @@ class CustomerAdmin(
         "credit_limit",
         "open_orders",
         "tax_exempt",
+        "tax_id_masked",
         "is_active",
     ]
     list_display_links = ["code", "name"]
@@ -56,17 +71,15 @@ class CustomerAdmin(
         (None, {"fields": ["code", "name", "is_active"]}),
         (_("Contact"), {"fields": ["contact_name", "email", "phone", "country"]}),
         (_("Addresses"), {"fields": ["billing_address", "shipping_address"]}),
-        (_("Credit"), {"fields": ["credit_limit", "tax_exempt"]}),
+        (_("Credit and tax"), {"fields": ["credit_limit", "tax_exempt", "tax_id"]}),
     ]
+    tax_id_masked = masked_display("tax_id", _("VAT number"))
 
     def get_queryset(self, request):
-        open_orders = (
-            SalesOrder.objects.filter(customer=OuterRef("pk"), status__in=SalesOrderStatus.OPEN)
-            .order_by()
-            .values("customer")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
+        # Counted over the orders this user may see (backoffice.scoping).
+        orders = SalesOrder.objects.filter(customer=OuterRef("pk"), status__in=SalesOrderStatus.OPEN)
+        open_orders = scope_queryset(request.user, orders).order_by().values("customer").annotate(n=Count("pk"))
+        open_orders = open_orders.values("n")
         return (
             super()
             .get_queryset(request)
@@ -95,8 +108,11 @@ class CarrierAdmin(BusinessErrorAdminMixin, SafeHistoryAdminMixin, SimpleHistory
     list_filter = ["is_active"]
 
     def get_queryset(self, request):
-        # Meta.ordering is dropped from GROUP BY queries: keep autocomplete pages stable.
-        return super().get_queryset(request).annotate(n_shipments=Count("shipments")).order_by("name")
+        # Counted over the shipments this user may see (backoffice.scoping).
+        shipments = scope_queryset(request.user, Shipment.objects.filter(carrier=OuterRef("pk")))
+        counts = shipments.order_by().values("carrier").annotate(n=Count("pk")).values("n")
+        n_shipments = Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
+        return super().get_queryset(request).annotate(n_shipments=n_shipments).order_by("name")
 
     @display(description=_("shipments"), ordering="n_shipments")
     def shipment_count(self, obj):

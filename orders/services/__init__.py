@@ -16,7 +16,11 @@ Nothing locks a document after a stock level.
 """
 
 from orders.services.customers import (
+    CHANGE_CREDIT_PERM,
+    CHANGE_TAX_ID_PERM,
     CUSTOMER_FIELDS,
+    CUSTOMER_PROTECTED_FIELDS,
+    customer_check_field_rights,
     customer_create,
     customer_open_order_value,
     customer_update,
@@ -62,6 +66,10 @@ from orders.services.shipping import (
 
 __all__ = [
     "CUSTOMER_FIELDS",
+    "CUSTOMER_PROTECTED_FIELDS",
+    "CHANGE_CREDIT_PERM",
+    "CHANGE_TAX_ID_PERM",
+    "customer_check_field_rights",
     "customer_create",
     "customer_update",
     "customer_open_order_value",

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from backoffice.errors import ValidationFailed
+from backoffice.field_rights import check_field_rights
 from backoffice.history import save_with_user
 from orders.models import (
     Customer,
@@ -34,20 +35,46 @@ CUSTOMER_FIELDS = {
     "country",
     "credit_limit",
     "tax_exempt",
+    "tax_id",
     "is_active",
 }
+
+# Fields only some roles may change (docs/security.md "Credit limit and tax exemption"): Manager and Admin have
+# these permissions (backoffice/roles.py). Sales may still create customers: these fields then keep their defaults
+# (no credit limit, not tax-exempt, no VAT number) until a Manager sets them.
+CHANGE_CREDIT_PERM = "orders.change_customer_credit"
+CHANGE_TAX_ID_PERM = "orders.change_customer_tax_id"
+CUSTOMER_PROTECTED_FIELDS = {
+    "credit_limit": CHANGE_CREDIT_PERM,
+    "tax_exempt": CHANGE_CREDIT_PERM,
+    "tax_id": CHANGE_TAX_ID_PERM,
+}
+
+
+def customer_check_field_rights(*, user, customer: Customer | None, fields: dict) -> None:
+    """Refuse (``FieldChangeRefused``) a change of credit limit, tax exemption or VAT number the user may not make.
+
+    ``customer`` is the saved record (``None`` for a new one: then the fields may only keep their defaults).
+    The admin and the customer import both rely on this rule; ``user=None`` is the system (demo data, commands).
+    """
+    check_field_rights(user, model=Customer, current=customer, values=fields, rules=CUSTOMER_PROTECTED_FIELDS)
 
 
 def _normalise_customer(customer: Customer) -> None:
     customer.code = (customer.code or "").strip().upper()
     customer.name = (customer.name or "").strip()
+    customer.tax_id = "".join(str(customer.tax_id or "").split()).upper() or None
     if customer.credit_limit is not None and customer.credit_limit < 0:
         raise ValidationFailed("A credit limit cannot be negative (leave it empty for no limit).")
 
 
 @transaction.atomic
 def customer_create(*, user, **fields) -> Customer:
-    """A new customer; the code is stored upper-case and must be unique."""
+    """A new customer; the code is stored upper-case and must be unique.
+
+    Credit limit, tax exemption and VAT number other than their defaults need ``CUSTOMER_PROTECTED_FIELDS``' rights.
+    """
+    customer_check_field_rights(user=user, customer=None, fields=fields)
     customer = Customer()
     _set_fields(customer, fields, CUSTOMER_FIELDS)
     _normalise_customer(customer)
@@ -58,8 +85,13 @@ def customer_create(*, user, **fields) -> Customer:
 
 @transaction.atomic
 def customer_update(*, customer: Customer, user, **fields) -> Customer:
-    """Change a customer's details. Orders already confirmed keep their prices and tax."""
+    """Change a customer's details. Orders already confirmed keep their prices and tax.
+
+    Changing credit limit, tax exemption or VAT number needs ``CUSTOMER_PROTECTED_FIELDS``' rights
+    (``FieldChangeRefused`` otherwise, nothing written); passing their current values is not a change.
+    """
     customer = _locked(Customer, customer.pk)
+    customer_check_field_rights(user=user, customer=customer, fields=fields)
     _set_fields(customer, fields, CUSTOMER_FIELDS)
     _normalise_customer(customer)
     _clean(customer)

@@ -256,7 +256,18 @@ IMPORTABLE = {
     "warehouse": (Warehouse, ["code", "name", "address", "is_active"], {"code": "NORTH", "name": "North depot"}),
     "supplier": (
         Supplier,
-        ["code", "name", "contact_name", "email", "phone", "address", "country", "lead_time_days", "is_active"],
+        [
+            "code",
+            "name",
+            "contact_name",
+            "email",
+            "phone",
+            "address",
+            "country",
+            "lead_time_days",
+            "bank_account",
+            "is_active",
+        ],
         {"code": "EXOTIC", "name": "Exotic Liquids", "lead_time_days": 7},
     ),
     "supplierproduct": (
