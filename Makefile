@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run setup install install-dev test test-fast lint bench check-migrations browser clean
+.PHONY: run setup install install-dev test test-fast lint bench check-migrations browser clean check backup restore
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(VENV)/.installed-dev: requirements-dev.lock | $(BIN)/python
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# Development mode for `make setup`/`make run` (and the Procfile processes honcho starts) and the migration
+# check: the settings default to production. Set DJANGO_DEBUG=false yourself for production mode.
+setup run check-migrations: export DJANGO_DEBUG ?= true
 
 ## setup: migrate, roles, schedules, demo data, admin account, static files (idempotent)
 setup: install
@@ -39,6 +43,22 @@ run: setup
 ## test: install what tests need, then the whole suite (unit, integration, browser)
 test: install-dev check-migrations browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# Commands below run in development mode on a machine without DJANGO_SECRET_KEY (production sets it).
+DEV_UNLESS_KEYED := $(if $(DJANGO_SECRET_KEY),,DJANGO_DEBUG=$${DJANGO_DEBUG:-true})
+
+## check: pre-deployment check (deploy settings in production mode, migrations, stock, API schema, backups)
+check: install
+	$(DEV_UNLESS_KEYED) $(BIN)/python manage.py preflight
+
+## backup: database + media into one archive in BACKUP_DIR (default ./backups)
+backup: install
+	$(DEV_UNLESS_KEYED) $(BIN)/python manage.py backup
+
+## restore FILE=backups/backoffice-….tar.gz: replace database and media (stop web and worker first)
+restore: install
+	@if [ -z "$(FILE)" ]; then echo "Usage: make restore FILE=backups/backoffice-YYYYMMDD-….tar.gz"; exit 2; fi
+	$(DEV_UNLESS_KEYED) $(BIN)/python manage.py restore "$(FILE)"
 
 check-migrations: install-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -1,7 +1,8 @@
 """Every django-q2 schedule the system runs, declared once.
 
 ``manage.py setup_schedules`` creates or updates them by name (idempotent);
-apps add theirs to ``SCHEDULES``.
+apps add theirs to ``SCHEDULES``. A ``func`` must be a function of an app's
+``tasks.py``: only those can run (``backoffice.task_registry``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,18 @@ SCHEDULES = [
         "func": "inventory.tasks.check_stock_task",
         "schedule_type": Schedule.DAILY,
         "first_run_at": (2, 15),
+    },
+    {
+        "name": "Nightly backup",
+        "func": "backoffice.tasks.nightly_backup_task",
+        "schedule_type": Schedule.DAILY,
+        "first_run_at": (1, 30),
+    },
+    {
+        "name": "Delete abandoned import previews",
+        "func": "backoffice.tasks.import_previews_cleanup_task",
+        "schedule_type": Schedule.HOURLY,
+        "first_run_at": (0, 5),
     },
 ]
 

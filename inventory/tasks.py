@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.core.mail import mail_admins
 
+from backoffice.metrics import STOCK_DISCREPANCIES
 from inventory.selectors import stock_discrepancies
 
 logger = logging.getLogger(__name__)
@@ -13,6 +14,7 @@ logger = logging.getLogger(__name__)
 def check_stock_task() -> int:
     """Nightly check of the stock invariants; e-mails the admins if anything is off."""
     problems = stock_discrepancies()
+    STOCK_DISCREPANCIES.inc(len(problems))
     for problem in problems:
         logger.error("stock invariant broken: %s", problem)
     if problems and settings.ADMINS:

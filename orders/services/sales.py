@@ -12,7 +12,9 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from backoffice.errors import CreditLimitExceeded, InvalidTransition, ValidationFailed
+from backoffice.events import business_event
 from backoffice.history import save_with_user
+from backoffice.metrics import ORDERS_CONFIRMED
 from backoffice.numbering import next_document_number
 from inventory.models import Product
 from inventory.services import StockLine, stock_allocate, stock_release
@@ -26,6 +28,7 @@ from orders.models import (
 )
 from orders.services._common import (
     ZERO,
+    _check_amount,
     _check_percent,
     _check_price,
     _check_quantity,
@@ -81,6 +84,8 @@ def _price_lines(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
         line.net_amount, line.tax_amount, line.total_amount = result.net, result.tax, result.total
         amounts.append(result)
     totals = pricing.order_totals(amounts, shipping_charge=order.shipping_charge)
+    # The total bounds every line amount too; refuse before any line is written.
+    _check_amount(totals.total, "The order total")
     order.subtotal, order.tax_total, order.total = totals.subtotal, totals.tax_total, totals.total
 
 
@@ -104,7 +109,7 @@ def sales_order_create(*, customer: Customer, warehouse, user, **fields) -> Sale
     if not order.shipping_address:
         order.shipping_address = customer.shipping_address or customer.billing_address
     _check_percent(order.discount_percent, "The order discount")
-    _check_price(order.shipping_charge, "The shipping charge")
+    _check_amount(order.shipping_charge, "The shipping charge")
     order.number = next_document_number("SO")
     _price_lines(order, [])
     _clean(order)
@@ -119,7 +124,7 @@ def sales_order_update(*, order: SalesOrder, user, **fields) -> SalesOrder:
     _require_editable(order)
     _set_fields(order, fields, SALES_ORDER_FIELDS)
     _check_percent(order.discount_percent, "The order discount")
-    _check_price(order.shipping_charge, "The shipping charge")
+    _check_amount(order.shipping_charge, "The shipping charge")
     return _recalculate(order, user)
 
 
@@ -339,6 +344,18 @@ def sales_order_confirm(*, order: SalesOrder, user, credit_override_reason: str 
         SalesOrderLine.history.bulk_history_create(
             list(changed.values()), update=True, default_user=_user_or_none(user)
         )
+    business_event(
+        "sales_order.confirmed",
+        metric=ORDERS_CONFIRMED,
+        order=order.number,
+        order_id=order.pk,
+        customer_id=order.customer_id,
+        warehouse=order.warehouse.code,
+        total=str(order.total),
+        lines=len(lines),
+        backordered_lines=sum(1 for line in lines if line.quantity_reserved < line.quantity),
+        by_user_id=getattr(user, "pk", None),
+    )
     return order
 
 

@@ -2,6 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from backoffice.metrics import STOCK_DISCREPANCIES
 from inventory.selectors import stock_discrepancies
 
 
@@ -13,6 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         problems = stock_discrepancies()
+        STOCK_DISCREPANCIES.inc(len(problems))
         for problem in problems:
             self.stdout.write(self.style.ERROR(str(problem)))
         if problems:
