@@ -4,11 +4,13 @@
   running an action into an admin error message (never a 500);
 * ``workflow_redirect`` / ``confirm_dialog`` / ``status_badge`` are the pieces of
   a workflow button on the change form (Unfold ``actions_detail``);
-* ``WarehouseScopedAdminMixin`` limits Warehouse-role users to the warehouses
-  they staff;
-* ``SafeHistoryAdminMixin`` stops a revert that the user may not make;
+* ``WarehouseScopedAdminMixin`` / ``WarehouseScopedInlineMixin`` narrow rows
+  with ``backoffice.scoping`` (``user_warehouse_ids`` is re-exported from there);
+* ``SafeHistoryAdminMixin`` scopes history and version pages and stops a
+  revert that the user may not make;
 * ``ImportExportAdminMixin`` is import-export with Unfold forms, all-or-nothing
-  imports and a downloadable import template per resource.
+  imports, streamed formula-safe exports and a downloadable import template per
+  resource.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from typing import Any
 
 import tablib
 from django.contrib import messages
+from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -31,8 +33,11 @@ from import_export.formats import base_formats
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
+from backoffice import admin_bounds  # noqa: F401  (bounds searches and inlines of every ModelAdmin on import)
 from backoffice.errors import BusinessError
-from backoffice.roles import ADMIN, MANAGER, WAREHOUSE
+from backoffice.export_admin import StreamedExportMixin
+from backoffice.import_admin import SafeImportAdminMixin
+from backoffice.scoping import is_scoped_model, scope_queryset, user_warehouse_ids
 
 # ---------------------------------------------------------------------------
 # Business errors and workflow buttons
@@ -157,47 +162,30 @@ AutocompleteMixin.optgroups = _autocomplete_optgroups_of_valid_ids
 # Warehouse scope
 
 
-def user_warehouse_ids(user) -> set[int] | None:
-    """Warehouses a Warehouse-role user may act in; ``None`` means all of them.
-
-    Superusers, Admins and Managers see every warehouse; so do roles other
-    than Warehouse (they only read). Cached on the user for the request.
-    """
-    cached = getattr(user, "_backoffice_warehouse_ids", False)
-    if cached is not False:
-        return cached
-    scope = None
-    if not user.is_superuser:
-        groups = set(user.groups.values_list("name", flat=True))
-        if WAREHOUSE in groups and not groups & {ADMIN, MANAGER}:
-            scope = set(user.warehouses.values_list("pk", flat=True))
-    user._backoffice_warehouse_ids = scope
-    return scope
-
-
-class WarehouseScopedAdminMixin:
-    """Rows and warehouse choices limited to the user's warehouses.
-
-    ``warehouse_scope_fields``: lookups to a warehouse; a row is visible when any
-    matches. ``warehouse_choice_fields``: foreign keys whose choices are limited
-    (and which the user must staff to change the row).
-    """
-
-    warehouse_scope_fields: tuple[str, ...] = ("warehouse",)
-    warehouse_choice_fields: tuple[str, ...] = ("warehouse",)
+class WarehouseScopedInlineMixin:
+    """Inline rows limited to what the user may see (``backoffice.scoping.scope_queryset``)."""
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        return self.scope_to_warehouses(request, queryset)
+        return scope_queryset(request.user, super().get_queryset(request))
 
-    def scope_to_warehouses(self, request, queryset: QuerySet) -> QuerySet:
-        ids = user_warehouse_ids(request.user)
-        if ids is None:
-            return queryset
-        condition = Q()
-        for lookup in self.warehouse_scope_fields:
-            condition |= Q(**{f"{lookup}__in": ids})
-        return queryset.filter(condition)
+
+class WarehouseScopedAdminMixin(WarehouseScopedInlineMixin):
+    """Rows limited by ``backoffice.scoping`` (lists, change pages, autocomplete, exports), and
+    warehouse choices limited to the user's warehouses.
+
+    ``warehouse_choice_fields``: foreign keys to a warehouse whose choices are
+    limited (and which the user must staff to change the row). The check in
+    ``backoffice.scoping`` requires this mixin on the admin of every
+    warehouse-bound model; history pages are scoped by ``SafeHistoryAdminMixin``.
+    """
+
+    warehouse_choice_fields: tuple[str, ...] = ("warehouse",)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django answers a missing id on change/delete pages with a redirect and a message; for
+        # warehouse-bound rows both a missing id and another warehouse's row answer 404 instead,
+        # like their history pages, the workflow buttons and the API do.
+        raise Http404(_("No such object."))
 
     def may_act_on(self, request, obj) -> bool:
         ids = user_warehouse_ids(request.user)
@@ -206,10 +194,26 @@ class WarehouseScopedAdminMixin:
         return all(getattr(obj, f"{name}_id") in ids for name in self.warehouse_choice_fields)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        ids = user_warehouse_ids(request.user)
-        if db_field.name in self.warehouse_choice_fields and ids is not None:
-            kwargs["queryset"] = db_field.remote_field.model.objects.filter(pk__in=ids)
+        if db_field.name in self.warehouse_choice_fields:
+            kwargs["queryset"] = scope_queryset(request.user, db_field.remote_field.model._default_manager.all())
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+_related_filter_choices = RelatedFieldListFilter.field_choices
+
+
+def _scoped_related_filter_choices(self, field, request, model_admin):
+    """A list filter on a warehouse (or another warehouse-bound model) offers only the rows the user
+    may see: the "warehouse" dropdowns of Unfold and Django name no other warehouse."""
+    related = field.related_model
+    if related is None or not is_scoped_model(related):
+        return _related_filter_choices(self, field, request, model_admin)
+    ordering = self.field_admin_ordering(field, request, model_admin)
+    visible = scope_queryset(request.user, related._default_manager.all()).values("pk")
+    return field.get_choices(include_blank=False, limit_choices_to={"pk__in": visible}, ordering=ordering)
+
+
+RelatedFieldListFilter.field_choices = _scoped_related_filter_choices
 
 
 # ---------------------------------------------------------------------------
@@ -217,23 +221,51 @@ class WarehouseScopedAdminMixin:
 
 
 class SafeHistoryAdminMixin:
-    """simple-history lets anyone who may *view* history POST a revert; refuse
-    it unless the user may change the current object (and reverts are allowed)."""
+    """History and version pages only for what the user may see, and no revert they may not make.
+
+    simple-history shows the history of any id, falling back to the history
+    rows when the admin's queryset does not hold the object, and lets anyone
+    who may *view* history POST a revert. Here the object must be in this
+    admin's queryset (a deleted one: its history rows must be in the user's
+    scope), the listed and opened versions are narrowed by
+    ``backoffice.scoping.scope_queryset``, anything else is a 404; a revert
+    needs the right to change the current object.
+    """
 
     history_revert_allowed = True
 
     def revert_disabled(self, request, obj=None):
         return not self.history_revert_allowed or super().revert_disabled(request, obj)
 
-    def history_view(self, request, object_id, extra_context=None):
+    def _history_manager(self):
+        return getattr(self.model, self.model._meta.simple_history_manager_attribute)
+
+    def _history_visible(self, request, object_id) -> bool:
         # simple-history looks the id up unchecked: "abc" would be a 500, not a 404.
-        if not is_valid_pk(self.model, unquote(object_id)):
+        if not is_valid_pk(self.model, object_id):
+            return False
+        if self.get_queryset(request).filter(pk=object_id).exists():
+            return True
+        if self.model._default_manager.filter(pk=object_id).exists():
+            return False  # it exists, outside what this user may see
+        rows = self._history_manager().filter(**{self.model._meta.pk.attname: object_id})
+        return scope_queryset(request.user, rows).exists()
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        return scope_queryset(request.user, super().get_history_queryset(request, history_manager, pk_name, object_id))
+
+    def history_view(self, request, object_id, extra_context=None):
+        if not self._history_visible(request, unquote(object_id)):
             raise Http404(_("No such object."))
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if not is_valid_pk(self.model, unquote(object_id)):
+        history = self._history_manager()
+        if not self._history_visible(request, unquote(object_id)) or not is_valid_pk(history.model, version_id):
             raise Http404(_("No such object."))
+        version = history.filter(**{self.model._meta.pk.attname: unquote(object_id), "history_id": version_id})
+        if not scope_queryset(request.user, version).exists():
+            raise Http404(_("No such version."))
         if request.method == "POST":
             current = self.get_object(request, unquote(object_id))
             if (
@@ -281,8 +313,13 @@ IMPORT_TEMPLATE_ACTIONS = {
 }
 
 
-class ImportExportAdminMixin(ImportExportModelAdmin):
-    """import-export with Unfold forms; imports are all-or-nothing.
+class ImportExportAdminMixin(SafeImportAdminMixin, StreamedExportMixin, ImportExportModelAdmin):
+    """import-export with Unfold forms; imports are all-or-nothing, uploads safe.
+
+    Uploads are read within the limits and confirmed through a server-side
+    preview token (``SafeImportAdminMixin``, ``backoffice.imports``). Exports
+    are streamed, typed and formula-safe (``StreamedExportMixin``,
+    ``backoffice.exports``).
 
     The preview (dry run) lists every bad row with its number, column and
     reason, and offers no confirm button while any row is bad. The confirm
@@ -296,11 +333,6 @@ class ImportExportAdminMixin(ImportExportModelAdmin):
     import_formats = [base_formats.CSV, base_formats.XLSX]
     export_formats = [base_formats.CSV, base_formats.XLSX]
     actions_list = [IMPORT_TEMPLATE_ACTIONS]
-
-    def get_import_data_kwargs(self, **kwargs):
-        kwargs = super().get_import_data_kwargs(**kwargs)
-        kwargs.setdefault("rollback_on_validation_errors", True)
-        return kwargs
 
     def process_result(self, result, request):
         if result.has_errors() or result.has_validation_errors():

@@ -6,7 +6,9 @@ their entries here as they are built.
 
 from __future__ import annotations
 
-from django.urls import reverse_lazy
+from urllib.parse import urlencode
+
+from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 
@@ -31,11 +33,22 @@ def _item_if_registered(title, icon, app, model):
     return _item(title, icon, app, model) if admin.site.is_registered(apps.get_model(app, model)) else None
 
 
+def _feedback_item(request):
+    """ "Send feedback", on every admin page: the link carries the page it was clicked on."""
+    send_url = reverse("admin:backoffice_feedback_send")
+    page = request.get_full_path()
+    link = send_url if page.startswith(send_url) else f"{send_url}?{urlencode({'next': page})}"
+    return {"title": _("Send feedback"), "icon": "rate_review", "link": link}
+
+
 def sidebar_navigation(request):
     groups = [
         {
             "title": _("Overview"),
-            "items": [{"title": _("Dashboard"), "icon": "dashboard", "link": reverse_lazy("admin:index")}],
+            "items": [
+                {"title": _("Dashboard"), "icon": "dashboard", "link": reverse_lazy("admin:index")},
+                _feedback_item(request),
+            ],
         },
         {
             "title": _("Inventory"),
@@ -78,9 +91,23 @@ def sidebar_navigation(request):
                 _item(_("Users"), "person", "auth", "user"),
                 _item(_("Roles"), "group", "auth", "group"),
                 _item(_("Scheduled tasks"), "schedule", "django_q", "schedule"),
+                _item(_("Failed tasks"), "error", "django_q", "failure"),
+                _item(_("Sign-in log"), "login", "axes", "accesslog"),
+                _item(_("Failed sign-ins"), "gpp_bad", "axes", "accessfailurelog"),
+                _item(_("Locked sign-ins"), "lock_person", "axes", "accessattempt"),
+                _item(_("Two-factor devices"), "phonelink_lock", "otp_totp", "totpdevice"),
+                _item(_("Feedback"), "feedback", "backoffice", "feedback"),
             ],
         },
     ]
     for group in groups:
         group["items"] = [item for item in group["items"] if item is not None]
     return [group for group in groups if group["items"]]
+
+
+def account_navigation(request):
+    """The user menu (top right): password and two-factor authentication."""
+    return [
+        {"title": _("Change password"), "link": reverse_lazy("admin:password_change")},
+        {"title": _("Two-factor authentication"), "link": reverse_lazy("two_factor:manage")},
+    ]

@@ -6,14 +6,18 @@ Production mode is ``DJANGO_DEBUG=false``: it refuses to start without
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import dj_email_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from import_export.formats import base_formats
+
+from backoffice.logs import logging_config, scrub_sentry_event, structlog_configure
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,13 +33,53 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Production unless development is asked for: `make run`/`make setup` and the test suite set DJANGO_DEBUG=true.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=false.")
+if not DEBUG:
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=false. Production is the default; "
+            "for development set DJANGO_DEBUG=true (make run does)."
+        )
+    if (
+        len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+        or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or SECRET_KEY.startswith("django-insecure-")
+    ):
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is too weak for production: it needs at least {SECRET_KEY_MIN_LENGTH} characters, "
+            f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them different, and no 'django-insecure-' prefix. "
+            "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+elif not SECRET_KEY:
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+# Old keys still accepted for signed data (sessions, password reset links) while rotating SECRET_KEY.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
+
+# Field encryption keys (encrypted fields; docs/security.md "Encryption at rest") -------------------
+# FIELD_ENCRYPTION_KEYS: comma-separated, newest first. The newest encrypts; every key still decrypts.
+# django-fernet-encrypted-fields derives each Fernet key from SECRET_KEY (and each of SECRET_KEY_FALLBACKS)
+# with one of these as its SALT_KEY: rotate SECRET_KEY only with the old key in DJANGO_SECRET_KEY_FALLBACKS,
+# then run `manage.py rotate_encryption_keys` before dropping the old key (docs/operations.md).
+FIELD_ENCRYPTION_KEY_MIN_LENGTH = 32
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must be set when DJANGO_DEBUG=false (comma-separated, newest first). "
+            "Generate a key with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    FIELD_ENCRYPTION_KEYS = ["dev-only-field-encryption-key-do-not-use-in-production"]
+elif not DEBUG and any(len(key) < FIELD_ENCRYPTION_KEY_MIN_LENGTH for key in FIELD_ENCRYPTION_KEYS):
+    raise ImproperlyConfigured(
+        f"Every key in FIELD_ENCRYPTION_KEYS needs at least {FIELD_ENCRYPTION_KEY_MIN_LENGTH} characters. "
+        "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+SALT_KEY = FIELD_ENCRYPTION_KEYS  # the library's name for the list
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if not DEBUG else "*")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -61,6 +105,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "backoffice",
     "inventory",
     "orders",
@@ -68,15 +117,24 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "backoffice.security_headers.CSPMiddleware",
+    "backoffice.security_headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "backoffice.request_guards.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "backoffice.signin.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -120,6 +178,13 @@ DATABASES["default"].setdefault("TEST", {})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # In-memory test database; "NAME" stays for tests that need a file (live server).
     DATABASES["default"]["TEST"]["NAME"] = os.environ.get("SQLITE_TEST_PATH") or None
+# django-prometheus's wrappers of the same backends count queries, errors and latency per database (/metrics).
+_PROMETHEUS_DB_ENGINES = {
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+}
+_engine = DATABASES["default"]["ENGINE"]
+DATABASES["default"]["ENGINE"] = _PROMETHEUS_DB_ENGINES.get(_engine, _engine)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -136,6 +201,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in: lockout (django-axes), two-factor authentication (django-otp), login audit.
+# docs/security.md "Sign-in" explains each setting.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Reverse proxies in front of Django that append to X-Forwarded-For (0: use the socket address).
+TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_ENABLE_ADMIN = False  # backoffice/admin.py registers Unfold versions
+AXES_CLIENT_IP_CALLABLE = "backoffice.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "backoffice.signin.lockout_response"
+# Roles that must use two-factor authentication (superusers too when "Admin" is listed).
+# Development defaults to none so that `make run`'s printed admin login works without a phone.
+OTP_REQUIRED_ROLES = env_list("DJANGO_OTP_REQUIRED_ROLES", "" if DEBUG else "Admin,Manager")
+OTP_TOTP_ISSUER = os.environ.get("DJANGO_OTP_ISSUER", "Backoffice")
+OTP_RECOVERY_CODE_COUNT = 10
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
@@ -165,6 +252,12 @@ LOGIN_REDIRECT_URL = "/admin/"
 # E-mail ----------------------------------------------------------------------
 EMAIL_URL = os.environ.get("EMAIL_URL", "")
 if EMAIL_URL:
+    # dj-email-url would ignore the "+tls" of smtp+tls:// (STARTTLS; its "submission://") and "+ssl" of smtp+ssl://.
+    _email_scheme, _email_sep, _email_rest = EMAIL_URL.partition("://")
+    if _email_scheme == "smtp+tls":
+        EMAIL_URL = f"submission://{_email_rest}"
+    elif _email_scheme == "smtp+ssl":
+        EMAIL_URL = f"smtp://{_email_rest}{'&' if '?' in _email_rest else '?'}ssl=true"
     vars().update(dj_email_url.parse(EMAIL_URL))
 elif os.environ.get("EMAIL_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -189,24 +282,82 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+# Browser headers, in every mode (docs/security.md "Content-Security-Policy and browser headers").
+# Referrer-Policy (same-origin) and Cross-Origin-Opener-Policy (same-origin) are Django's defaults.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        # 'unsafe-eval': Unfold ships Alpine.js's standard build, which compiles every x-data/x-on
+        # expression with Function(). No 'unsafe-inline': inline scripts need the request's nonce.
+        "script-src": [SELF, NONCE, UNSAFE_EVAL],
+        # <style> elements need the nonce (Unfold's theme colours, htmx's indicator style);
+        # style="" attributes are allowed because Unfold renders them and Alpine sets them (x-bind:style).
+        "style-src-elem": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        # For browsers that do not know the -elem/-attr directives above.
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        # 'self' instead on the views Unfold opens in its related-object popup (backoffice.security_headers).
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
 }
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+    )
+}
+
+# Logs, metrics, error reports (docs/operations.md "Monitoring") -------------------
+# Structured logs: JSON lines in production, readable console lines in development; secrets redacted.
+LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT", "console" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured("DJANGO_LOG_FORMAT must be 'json' or 'console'.")
+structlog_configure()
+LOGGING = logging_config(log_format=LOG_FORMAT, level=os.environ.get("DJANGO_LOG_LEVEL", "INFO"))
+# One e-mail to ADMINS per distinct 5xx error or failed task per interval (seconds).
+ALERT_MAIL_INTERVAL = int(os.environ.get("ALERT_MAIL_INTERVAL", "900"))
+
+# /metrics (Prometheus): a bearer token, or a client address in these networks.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
 if SENTRY_DSN:
-    try:
-        import sentry_sdk
-    except ImportError as exc:  # pragma: no cover - optional dependency
-        raise ImproperlyConfigured("SENTRY_DSN is set but sentry-sdk is not installed.") from exc
-    sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False)
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+        send_default_pii=False,
+        max_request_body_size="never",
+        before_send=scrub_sentry_event,
+    )
+
+# Backups (manage.py backup / restore; nightly schedule keeps the newest BACKUP_KEEP archives).
+BACKUP_DIR = Path(os.environ.get("BACKUP_DIR", BASE_DIR / "backups"))
+BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", "14"))
 
 # django-q2 ------------------------------------------------------------------
 Q_CLUSTER = {
@@ -227,14 +378,30 @@ else:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "backoffice.signin.BasicAuthentication",
     ],
+    # Per client address (anonymous) and per user, counted in the cache (Redis when REDIS_URL is set).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("DJANGO_API_THROTTLE_ANON", "60/minute"),
+        "user": os.environ.get("DJANGO_API_THROTTLE_USER", "1200/minute"),
+    },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["backoffice.permissions.ModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backoffice.api.exception_handler",
+    # JSON nested deeper than backoffice.limits.MAX_JSON_DEPTH is a 400 (docs/security.md).
+    "DEFAULT_PARSER_CLASSES": [
+        "backoffice.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Backoffice API",
@@ -253,6 +420,27 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_FORMATS = [base_formats.CSV, base_formats.XLSX]
 EXPORT_FORMATS = [base_formats.CSV, base_formats.XLSX]
+
+# Uploads and imports (backoffice/uploads.py, backoffice/imports.py; docs/security.md) ---------
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024))
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", 200_000))
+IMPORT_MAX_COLUMNS = int(os.environ.get("IMPORT_MAX_COLUMNS", 200))
+IMPORT_MAX_UNCOMPRESSED_BYTES = int(os.environ.get("IMPORT_MAX_UNCOMPRESSED_BYTES", 250 * 1024 * 1024))
+IMPORT_MAX_COMPRESSION_RATIO = int(os.environ.get("IMPORT_MAX_COMPRESSION_RATIO", 200))
+IMPORT_SYNC_MAX_ROWS = int(os.environ.get("IMPORT_SYNC_MAX_ROWS", 200))
+# Seconds a preview can be confirmed; abandoned previews are deleted after this.
+IMPORT_PREVIEW_MAX_AGE = int(os.environ.get("IMPORT_PREVIEW_MAX_AGE", 24 * 60 * 60))
+# Error rows listed on a preview page (all are counted).
+IMPORT_PREVIEW_MAX_ERRORS = int(os.environ.get("IMPORT_PREVIEW_MAX_ERRORS", 1000))
+# Uploads above 2.5 MB go to a temporary file (deleted at the end of the request), never into memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Form fields other than files; a file upload request is bounded by IMPORT_MAX_BYTES (and the proxy's body limit).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Fields in one form post: an order of backoffice.limits.MAX_INLINE_FORMS lines (about 8 fields each).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 3000
+FILE_UPLOAD_PERMISSIONS = 0o600
+# Screenshots sent with staff feedback (backoffice/feedback.py); never above IMPORT_MAX_BYTES.
+FEEDBACK_SCREENSHOT_MAX_BYTES = int(os.environ.get("FEEDBACK_SCREENSHOT_MAX_BYTES", 5 * 1024 * 1024))
 
 # simple-history ---------------------------------------------------------------
 SIMPLE_HISTORY_REVERT_DISABLED = False
@@ -287,4 +475,5 @@ UNFOLD = {
         "show_all_applications": False,
         "navigation": "backoffice.navigation.sidebar_navigation",
     },
+    "ACCOUNT": {"navigation": "backoffice.navigation.account_navigation"},
 }

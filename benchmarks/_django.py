@@ -65,6 +65,7 @@ def run_per_database(script: str, args: list[str]) -> int:
         DJANGO_SETTINGS_MODULE="backoffice.settings",
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        FIELD_ENCRYPTION_KEYS=secrets.token_urlsafe(32),
     )
     command = [sys.executable, script, "--child", *args]
     _remove_sqlite(SQLITE_PATH)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -31,6 +31,7 @@ from backoffice.admin_tools import (
     ImportExportAdminMixin,
     SafeHistoryAdminMixin,
     WarehouseScopedAdminMixin,
+    WarehouseScopedInlineMixin,
     change_url,
     confirm_dialog,
     saved_fields,
@@ -38,6 +39,9 @@ from backoffice.admin_tools import (
     workflow_redirect,
 )
 from backoffice.errors import BusinessError
+from backoffice.export_admin import StreamedExportMixin
+from backoffice.field_rights_admin import ProtectedFieldsAdminMixin, masked_display
+from backoffice.scoping import scope_queryset
 from inventory import services
 from inventory.models import (
     Category,
@@ -56,6 +60,7 @@ from inventory.resources import (
     CategoryResource,
     ProductResource,
     StockLevelResource,
+    StockMovementResource,
     SupplierProductResource,
     SupplierResource,
     WarehouseResource,
@@ -143,8 +148,8 @@ class SupplierCatalogueInline(SupplierProductInline):
     verbose_name_plural = _("products supplied")
 
 
-class ProductStockInline(TabularInline):
-    """Read-only stock of one product per warehouse (quantities move through documents)."""
+class ProductStockInline(WarehouseScopedInlineMixin, TabularInline):
+    """Read-only stock of one product per warehouse the user may see (quantities move through documents)."""
 
     model = StockLevel
     extra = 0
@@ -201,7 +206,10 @@ class ProductAdmin(ImportableAdmin):
     active = active_badge()
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).annotate(on_hand_sum=Coalesce(Sum("stock_levels__on_hand"), 0))
+        # On hand in the warehouses this user may see (a subquery: only the listed page is summed).
+        levels = scope_queryset(request.user, StockLevel.objects.filter(product=OuterRef("pk")))
+        on_hand = levels.order_by().values("product").annotate(total=Sum("on_hand")).values("total")
+        queryset = super().get_queryset(request).annotate(on_hand_sum=Coalesce(Subquery(on_hand), 0))
         return queryset.order_by(*self.get_ordering(request) or ("sku",))
 
     @display(description=_("on hand"), ordering="on_hand_sum")
@@ -219,8 +227,10 @@ class ProductAdmin(ImportableAdmin):
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(ImportableAdmin):
-    """Warehouses and the Warehouse-role staff who work in each one."""
+class WarehouseAdmin(WarehouseScopedAdminMixin, ImportableAdmin):
+    """Warehouses and the Warehouse-role staff who work in each one (Warehouse staff see their own)."""
+
+    warehouse_choice_fields = ()
 
     resource_classes = [WarehouseResource]
     list_display = ("code", "name", "staff_count", "active")
@@ -239,20 +249,36 @@ class WarehouseAdmin(ImportableAdmin):
 
 
 @admin.register(Supplier)
-class SupplierAdmin(ImportableAdmin):
-    """Suppliers with contact details, lead time and their catalogue (tab)."""
+class SupplierAdmin(ProtectedFieldsAdminMixin, ImportableAdmin):
+    """Suppliers with contact details, lead time and their catalogue (tab).
 
+    The bank account is masked in the list; on the form it is full and editable only with
+    ``services.SUPPLIER_BANK_ACCOUNT_PERM`` (Manager, Admin), masked and read-only otherwise.
+    """
+
+    protected_fields = sensitive_fields = services.SUPPLIER_PROTECTED_FIELDS
     resource_classes = [SupplierResource]
-    list_display = ("code", "name", "contact_name", "email", "country", "lead_time_days", "active")
+    list_display = (
+        "code",
+        "name",
+        "contact_name",
+        "email",
+        "country",
+        "lead_time_days",
+        "bank_account_masked",
+        "active",
+    )
     list_display_links = ("code", "name")
     search_fields = ("code", "name", "contact_name", "email")
     list_filter = (("is_active", BooleanRadioFilter), ("lead_time_days", RangeNumericFilter))
     fieldsets = (
         (None, {"fields": ("code", "name", "is_active", "lead_time_days")}),
         (_("Contact"), {"fields": ("contact_name", "email", "phone", "address", "country")}),
+        (_("Payment"), {"fields": ("bank_account",)}),
     )
     inlines = [SupplierCatalogueInline]
     active = active_badge()
+    bank_account_masked = masked_display("bank_account", _("bank account"))
 
 
 @admin.register(SupplierProduct)
@@ -350,8 +376,12 @@ class StockLevelAdmin(WarehouseScopedAdminMixin, ImportableAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ModelAdmin):
-    """The stock ledger: append-only, read-only for everyone (it is its own audit trail)."""
+class StockMovementAdmin(WarehouseScopedAdminMixin, StreamedExportMixin, ModelAdmin):
+    """The stock ledger: append-only, read-only for everyone (it is its own audit trail); exports CSV/XLSX."""
+
+    resource_classes = [StockMovementResource]
+
+    warehouse_choice_fields = ()
 
     list_display = (
         "created_at",
@@ -409,7 +439,7 @@ class StockMovementAdmin(ModelAdmin):
 # Documents: adjustments and transfers
 
 
-class DocumentLineInline(TabularInline):
+class DocumentLineInline(WarehouseScopedInlineMixin, TabularInline):
     """Lines of a stock document; editable only while the document is a draft."""
 
     extra = 1
@@ -613,7 +643,6 @@ class StockAdjustmentAdmin(StockDocumentAdmin):
         ("reason", ChoicesDropdownFilter),
         ("created_at", RangeDateFilter),
     )
-    warehouse_scope_fields = ("warehouse",)
     warehouse_choice_fields = ("warehouse",)
 
     def get_fieldsets(self, request, obj=None):
@@ -656,8 +685,8 @@ class StockTransferAdmin(StockDocumentAdmin):
         ("to_warehouse", RelatedDropdownFilter),
         ("created_at", RangeDateFilter),
     )
-    # Warehouse staff see transfers into and out of their warehouses; they send from their own.
-    warehouse_scope_fields = ("from_warehouse", "to_warehouse")
+    # Warehouse staff see transfers into and out of their warehouses (backoffice.scoping); they send
+    # from their own, to any warehouse.
     warehouse_choice_fields = ("from_warehouse",)
 
     def get_fieldsets(self, request, obj=None):

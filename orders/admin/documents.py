@@ -23,6 +23,7 @@ from backoffice.admin_tools import (
     BusinessErrorAdminMixin,
     SafeHistoryAdminMixin,
     WarehouseScopedAdminMixin,
+    WarehouseScopedInlineMixin,
     change_url,
 )
 from backoffice.workflow import LINE_PREFIX, WorkflowAdminMixin
@@ -173,7 +174,7 @@ class ActiveProductLineForm(forms.ModelForm):
         return product
 
 
-class DraftLinesInline(TabularInline):
+class DraftLinesInline(WarehouseScopedInlineMixin, TabularInline):
     """Lines of a document: added, changed and deleted only while the document is a draft."""
 
     extra = 0
@@ -196,7 +197,7 @@ class DraftLinesInline(TabularInline):
         return self._order_editable(obj) and super().has_delete_permission(request, obj)
 
 
-class ProductLinesInline(TabularInline):
+class ProductLinesInline(WarehouseScopedInlineMixin, TabularInline):
     """Read-only lines of a receipt or shipment: SKU, product and quantity of the order line they serve."""
 
     order_line_field = ""

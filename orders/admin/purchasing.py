@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import IntegerField, OuterRef, Subquery, Sum
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import (
@@ -32,7 +32,10 @@ from unfold.widgets import (
 from backoffice.admin_tools import (
     SafeHistoryAdminMixin,
     WarehouseScopedAdminMixin,
+    WarehouseScopedInlineMixin,
 )
+from backoffice.export_admin import StreamedExportMixin
+from backoffice.scoping import scope_queryset
 from backoffice.workflow import LINE_PREFIX, posted
 from orders import resources, services, views
 from orders.admin.documents import (
@@ -88,7 +91,7 @@ class PurchaseOrderLineInline(DraftLinesInline):
         return line.quantity_outstanding if line.pk else "—"
 
 
-class ReceiptOfOrderInline(TabularInline):
+class ReceiptOfOrderInline(WarehouseScopedInlineMixin, TabularInline):
     """Deliveries received against the order, read-only."""
 
     model = Receipt
@@ -131,7 +134,7 @@ class CloseForm(forms.Form):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(ExportMixin, DocumentAdmin):
+class PurchaseOrderAdmin(StreamedExportMixin, DocumentAdmin):
     """Purchase orders: lines, send / receive / close short / cancel, export one row per line."""
 
     resource_classes = [resources.PurchaseOrderLineResource]
@@ -409,11 +412,16 @@ class ReceiptLineInline(ProductLinesInline):
 
 
 class PurchaseOrderChoiceForm(forms.Form):
+    """Pick a receivable purchase order of a warehouse the user may see."""
+
     purchase_order = forms.ModelChoiceField(
-        queryset=PurchaseOrder.objects.filter(status__in=PurchaseOrderStatus.RECEIVABLE).select_related("supplier"),
-        label=_("Purchase order"),
-        widget=UnfoldAdminSelectWidget,
+        queryset=PurchaseOrder.objects.none(), label=_("Purchase order"), widget=UnfoldAdminSelectWidget
     )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        receivable = PurchaseOrder.objects.filter(status__in=PurchaseOrderStatus.RECEIVABLE).select_related("supplier")
+        self.fields["purchase_order"].queryset = scope_queryset(user, receivable)
 
 
 @admin.register(Receipt)
@@ -421,7 +429,6 @@ class ReceiptAdmin(WarehouseScopedAdminMixin, SafeHistoryAdminMixin, SimpleHisto
     """Deliveries received against purchase orders; recorded by the PO's *Receive…* form, never edited."""
 
     inlines = [ReceiptLineInline]
-    warehouse_scope_fields = ("purchase_order__warehouse",)
     warehouse_choice_fields = ()
     history_revert_allowed = False
     list_display = ["number", "purchase_order", "supplier", "warehouse", "received_at", "received_by", "delivery_note"]
@@ -452,7 +459,9 @@ class ReceiptAdmin(WarehouseScopedAdminMixin, SafeHistoryAdminMixin, SimpleHisto
 
     def add_view(self, request, form_url="", extra_context=None):
         # A receipt is always against a purchase order: pick it, then use its Receive form.
-        form = PurchaseOrderChoiceForm(posted(request))
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = PurchaseOrderChoiceForm(posted(request), user=request.user)
         if request.method == "POST" and form.is_valid():
             po = form.cleaned_data["purchase_order"]
             return HttpResponseRedirect(reverse("admin:orders_purchaseorder_receive", args=[po.pk]))

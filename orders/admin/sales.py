@@ -9,7 +9,6 @@ from django.db.models import Exists, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ExportMixin
 from unfold.admin import TabularInline
 from unfold.contrib.filters.admin import (
     AutocompleteSelectFilter,
@@ -26,7 +25,9 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
+from backoffice.admin_tools import WarehouseScopedInlineMixin
 from backoffice.errors import BusinessError, CreditLimitExceeded
+from backoffice.export_admin import StreamedExportMixin
 from backoffice.workflow import LINE_PREFIX, posted
 from inventory.models import StockLevel
 from orders import resources, services, views
@@ -108,7 +109,7 @@ class SalesOrderLineInline(DraftLinesInline):
         return line.quantity_backordered
 
 
-class ShipmentOfOrderInline(TabularInline):
+class ShipmentOfOrderInline(WarehouseScopedInlineMixin, TabularInline):
     """The order's shipments, read-only, linking to each shipment page."""
 
     model = Shipment
@@ -176,7 +177,7 @@ class CarrierChoiceForm(LineQuantitiesForm):
 
 
 @admin.register(SalesOrder)
-class SalesOrderAdmin(ExportMixin, DocumentAdmin):
+class SalesOrderAdmin(StreamedExportMixin, DocumentAdmin):
     """Sales orders: lines with live totals, confirm / cancel / ship / deliver, export one row per line."""
 
     resource_classes = [resources.SalesOrderLineResource]

@@ -22,6 +22,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
+from backoffice.scoping import scope_queryset
 from backoffice.workflow import posted
 from orders import services, views
 from orders.admin.documents import (
@@ -67,11 +68,16 @@ class ShipmentLineInline(ProductLinesInline):
 
 
 class SalesOrderChoiceForm(forms.Form):
+    """Pick an open sales order of a warehouse the user may see."""
+
     sales_order = forms.ModelChoiceField(
-        queryset=SalesOrder.objects.filter(status__in=SalesOrderStatus.OPEN).select_related("customer"),
-        label=_("Sales order"),
-        widget=UnfoldAdminSelectWidget,
+        queryset=SalesOrder.objects.none(), label=_("Sales order"), widget=UnfoldAdminSelectWidget
     )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        open_orders = SalesOrder.objects.filter(status__in=SalesOrderStatus.OPEN).select_related("customer")
+        self.fields["sales_order"].queryset = scope_queryset(user, open_orders)
 
 
 @admin.register(Shipment)
@@ -79,7 +85,6 @@ class ShipmentAdmin(DocumentAdmin):
     """Shipments: pack, ship (carrier + tracking), deliver, return; printable packing slip."""
 
     inlines = [ShipmentLineInline]
-    warehouse_scope_fields = ("sales_order__warehouse",)
     warehouse_choice_fields = ()
     autocomplete_fields = ["carrier"]
     list_display = [
@@ -170,7 +175,7 @@ class ShipmentAdmin(DocumentAdmin):
         # A shipment is always for a sales order: pick it, then use its Create shipment form.
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = SalesOrderChoiceForm(posted(request))
+        form = SalesOrderChoiceForm(posted(request), user=request.user)
         if request.method == "POST" and form.is_valid():
             order = form.cleaned_data["sales_order"]
             return HttpResponseRedirect(reverse("admin:orders_salesorder_create_shipment", args=[order.pk]))
