@@ -50,8 +50,10 @@ def test_the_page_nonce_is_in_the_policy_and_on_unfolds_inline_style(dashboard):
     assert f"'nonce-{nonce}'" in policy["script-src"]
     assert f"'nonce-{nonce}'" in policy["style-src-elem"]
     assert f'<style id="unfold-theme-colors" nonce="{nonce}">' in page
+    # allowEval off: with 'unsafe-eval' in the policy for Alpine, htmx must not evaluate attribute code too.
     assert json.loads(re.search(r"<meta name=\"htmx-config\" content='([^']*)'>", page).group(1)) == {
-        "inlineStyleNonce": nonce
+        "inlineStyleNonce": nonce,
+        "allowEval": False,
     }
 
 
@@ -137,7 +139,9 @@ def test_the_skeleton_override_differs_from_unfolds_only_by_the_nonces():
     ours = (Path(settings.BASE_DIR) / "templates/unfold/layouts/skeleton.html").read_text()
     ours = re.sub(r"\{% comment %\}.*?\{% endcomment %\}\n", "", ours, count=1, flags=re.DOTALL)
     ours = ours.replace(
-        '        <meta name="htmx-config" content=\'{"inlineStyleNonce": "{{ request.csp_nonce }}"}\'>\n', ""
+        "        <meta name=\"htmx-config\" content='"
+        '{"inlineStyleNonce": "{{ request.csp_nonce }}", "allowEval": false}\'>\n',
+        "",
     )
     ours = ours.replace(' nonce="{{ request.csp_nonce }}"', "")
 
