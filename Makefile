@@ -56,9 +56,10 @@ backup: install
 	$(DEV_UNLESS_KEYED) $(BIN)/python manage.py backup
 
 ## restore FILE=backups/backoffice-….tar.gz: replace database and media (stop web and worker first)
+## (backup and restore print the database and media folder first; restore asks to confirm, YES=1 skips it)
 restore: install
-	@if [ -z "$(FILE)" ]; then echo "Usage: make restore FILE=backups/backoffice-YYYYMMDD-….tar.gz"; exit 2; fi
-	$(DEV_UNLESS_KEYED) $(BIN)/python manage.py restore "$(FILE)"
+	@if [ -z "$(FILE)" ]; then echo "Usage: make restore FILE=backups/backoffice-YYYYMMDD-….tar.gz [YES=1]"; exit 2; fi
+	$(DEV_UNLESS_KEYED) $(BIN)/python manage.py restore $(if $(YES),--yes) "$(FILE)"
 
 check-migrations: install-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -4,6 +4,11 @@
   ``ALERT_MAIL_INTERVAL`` seconds (default 15 minutes), using the cache, so a
   failing page hit a thousand times sends one mail, not a thousand.
 * ``RateLimitedAdminEmailHandler`` is the ``django.request`` handler for 5xx.
+* ``SensitiveDataExceptionReporterFilter`` (``DEFAULT_EXCEPTION_REPORTER_FILTER``) and
+  ``SensitiveDataExceptionReporter`` (the handler's report) hide every form field,
+  query parameter and local variable whose name matches ``backoffice.logs.SENSITIVE_KEY``
+  (password, tax_id, bank_account, otp…), not only those of views decorated with
+  ``@sensitive_post_parameters``.
 * ``task_finished`` (django-q2 ``post_execute``) counts and reports failed tasks.
 
 Sentry's ``before_send`` scrubbing is ``backoffice.logs.scrub_sentry_event``.
@@ -18,8 +23,11 @@ import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import mail_admins
+from django.http import QueryDict
 from django.utils.log import AdminEmailHandler
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
+from backoffice.logs import SENSITIVE_KEY
 from backoffice.metrics import TASK_FAILURES
 
 logger = structlog.get_logger(__name__)
@@ -39,8 +47,81 @@ def mail_admins_once(key: str, subject: str, message: str) -> bool:
     return True
 
 
+class SensitiveDataExceptionReporterFilter(SafeExceptionReporterFilter):
+    """Django's filter, plus: any POST/GET key or local variable named like a secret is hidden.
+
+    The rule is the log redaction's (``SENSITIVE_KEY``), so a field hidden from the logs is
+    hidden from the error e-mails too. Active when ``DEBUG`` is off, like Django's.
+    """
+
+    def cleanse_querydict(self, request, querydict):
+        """A copy of ``querydict`` with the value of every sensitive key replaced."""
+        if not self.is_active(request) or not any(isinstance(k, str) and SENSITIVE_KEY.search(k) for k in querydict):
+            return querydict
+        cleansed = querydict.copy()
+        for key in list(cleansed):
+            if isinstance(key, str) and SENSITIVE_KEY.search(key):
+                cleansed.setlist(key, [self.cleansed_substitute])
+        return cleansed
+
+    def get_post_parameters(self, request):
+        parameters = super().get_post_parameters(request)
+        return parameters if request is None else self.cleanse_querydict(request, parameters)
+
+    def get_cleansed_multivaluedict(self, request, multivaluedict):
+        return self.cleanse_querydict(request, super().get_cleansed_multivaluedict(request, multivaluedict))
+
+    def get_safe_query(self, request) -> QueryDict:
+        return self.cleanse_querydict(request, request.GET)
+
+    def get_safe_request_meta(self, request):
+        meta = super().get_safe_request_meta(request)
+        if meta.get("QUERY_STRING") and hasattr(request, "GET"):
+            meta["QUERY_STRING"] = self.get_safe_query(request).urlencode(safe="*")
+        return meta
+
+    def get_traceback_frame_variables(self, request, tb_frame):
+        variables = super().get_traceback_frame_variables(request, tb_frame)
+        if not self.is_active(request):
+            return variables
+        return [
+            (name, self.cleansed_substitute if isinstance(name, str) and SENSITIVE_KEY.search(name) else value)
+            for name, value in variables
+        ]
+
+
+class SensitiveDataExceptionReporter(ExceptionReporter):
+    """Django's report with the query string filtered too (in the URL and the GET list)."""
+
+    def _safe_query(self):
+        get_safe_query = getattr(self.filter, "get_safe_query", None)
+        return get_safe_query(self.request) if get_safe_query and self.request is not None else None
+
+    def _get_raw_insecure_uri(self):
+        uri = super()._get_raw_insecure_uri()
+        query = self._safe_query()
+        if query is None or "?" not in uri:
+            return uri
+        return f"{uri.split('?', 1)[0]}?{query.urlencode(safe='*')}"
+
+    def get_traceback_data(self):
+        data = super().get_traceback_data()
+        query = self._safe_query()
+        if query is not None:
+            data["request_GET_items"] = query.items()
+        return data
+
+
 class RateLimitedAdminEmailHandler(AdminEmailHandler):
-    """Django's 5xx e-mail, once per distinct error (view, exception type, message) per interval."""
+    """Django's 5xx e-mail, once per distinct error (view, exception type, message) per interval,
+    reported by ``SensitiveDataExceptionReporter`` (no sensitive form field or query parameter)."""
+
+    def __init__(self, include_html=False, email_backend=None, reporter_class=None):
+        super().__init__(
+            include_html=include_html,
+            email_backend=email_backend,
+            reporter_class=reporter_class or "backoffice.alerts.SensitiveDataExceptionReporter",
+        )
 
     def emit(self, record: logging.LogRecord) -> None:
         error = ""

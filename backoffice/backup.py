@@ -6,6 +6,9 @@ table), the database (``db.sqlite3`` made with SQLite's online backup API, or
 back (SQLite: online backup API into the live file; PostgreSQL:
 ``pg_restore --clean --if-exists``) and compares the row counts with the
 manifest. The web and worker processes should be stopped while restoring.
+Archives, their folder (when created here) and every temporary file are
+readable by the owner only (0600/0700): they hold password hashes, two-factor
+secrets and sessions. ``backup_target_lines`` is what the commands print first.
 """
 
 from __future__ import annotations
@@ -49,6 +52,26 @@ class RestoreResult:
 
 def _database() -> dict:
     return settings.DATABASES[DEFAULT_DB_ALIAS]
+
+
+def backup_target_lines(*, database: dict | None = None) -> list[str]:
+    """What a backup or restore touches, for the operator to see first: database, media folder, settings mode.
+
+    ``make backup``/``restore`` fall back to development settings (the local SQLite file) when no
+    ``DJANGO_SECRET_KEY`` is set; these lines make that visible. Never the password.
+    """
+    db = database or _database()
+    engine = str(db.get("ENGINE", "")).rsplit(".", 1)[-1]
+    name = db.get("NAME") or "?"
+    if engine.startswith("sqlite"):
+        where = str(name)
+    else:
+        host = db.get("HOST") or "local socket"
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        user = f" as {db['USER']}" if db.get("USER") else ""
+        where = f"{name} on {host}{port}{user}"
+    mode = "development (DJANGO_DEBUG=true)" if settings.DEBUG else "production"
+    return [f"Database: {engine} {where}", f"Media folder: {settings.MEDIA_ROOT}", f"Settings: {mode}"]
 
 
 def _engine() -> str:
@@ -122,6 +145,12 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     dst.close()
 
 
+def _private_file(path: Path) -> Path:
+    """Create ``path`` empty with mode 0600 (whatever the umask): backups hold password hashes and secrets."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return path
+
+
 def _archive_name() -> str:
     return f"{ARCHIVE_PREFIX}{datetime.now(UTC):%Y%m%d-%H%M%S-%f}{ARCHIVE_SUFFIX}"
 
@@ -130,16 +159,17 @@ def backup_create(*, directory: Path | None = None) -> Path:
     """Write a new archive of the database and media; returns its path."""
     engine = _engine()
     directory = Path(directory or settings.BACKUP_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # the folder we create: owner only
     target = directory / _archive_name()
+    # mkdtemp makes the work folder 0700; every file in it is created 0600 before it is written.
     with tempfile.TemporaryDirectory(dir=directory, prefix=".backup-") as work:
         work = Path(work)
         if engine == "sqlite":
-            db_file = work / "db.sqlite3"
+            db_file = _private_file(work / "db.sqlite3")
             _sqlite_copy(_sqlite_path(), db_file)
             counts = _sqlite_counts(db_file)
         else:
-            db_file = work / "db.dump"
+            db_file = _private_file(work / "db.dump")
             counts = table_counts()
             _run(["pg_dump", "--format=custom", "--no-owner", "--no-acl", f"--file={db_file}"])
         manifest = {
@@ -152,8 +182,8 @@ def backup_create(*, directory: Path | None = None) -> Path:
             if Path(settings.MEDIA_ROOT).is_dir()
             else 0,
         }
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        partial = work / "archive.partial"
+        _private_file(work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        partial = _private_file(work / "archive.partial")
         with tarfile.open(partial, "w:gz") as tar:
             tar.add(work / "manifest.json", arcname="manifest.json")
             tar.add(db_file, arcname=db_file.name)

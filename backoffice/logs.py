@@ -7,7 +7,8 @@ services once committed (``backoffice.events``: ``sales_order.confirmed``,
 ``stock.adjusted``, ``import.finished``). ``redact_processor`` replaces the
 value of any key that looks like a secret (password, token, secret,
 authorization, cookie, session, tax_id, bank_account…) with ``[redacted]``, at
-any depth. ``scrub_sentry_event`` is Sentry's ``before_send``: no request
+any depth. Tracebacks (JSON or console) never include local variables.
+``scrub_sentry_event`` is Sentry's ``before_send``: no request
 body, cookies, query string, auth headers or user details.
 """
 
@@ -70,12 +71,19 @@ def structlog_configure() -> None:
 
 def logging_config(*, log_format: str, level: str) -> dict:
     """The ``LOGGING`` dict: one console handler, JSON or console rendering."""
+    # Tracebacks never show local variables: they hold passwords, tax IDs, tokens… and the redaction
+    # processor runs before the traceback is rendered. structlog's ``dict_tracebacks`` and the Rich /
+    # better-exceptions console formatters show locals by default, so both are chosen explicitly.
     renderer = (
-        structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if log_format == "json":
-        final.append(structlog.processors.dict_tracebacks)
+        final.append(
+            structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+        )
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -97,6 +105,9 @@ def logging_config(*, log_format: str, level: str) -> dict:
         "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Django's own defaults put a console handler and a plain (not rate-limited, no query filtering)
+            # AdminEmailHandler on "django": without this line every 5xx was mailed twice.
+            "django": {"handlers": [], "level": level, "propagate": True},
             "django.db.backends": {"level": "WARNING"},
             # django-axes announces its configuration at every start (each manage.py command, each worker).
             "axes.apps": {"level": "WARNING"},

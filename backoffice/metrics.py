@@ -44,7 +44,12 @@ def _token_ok(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    # compare_digest takes str only when both are ASCII: a non-ASCII header would raise (a 500). Bytes never do.
+    return (
+        bool(token)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
+    )
 
 
 def _client_address(request: HttpRequest) -> str:

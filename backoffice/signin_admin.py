@@ -14,6 +14,7 @@ from __future__ import annotations
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -22,6 +23,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from backoffice.roles import ADMIN
+from backoffice.signin import two_factor_disable
 
 AUDIT_FIELDS = ("username", "ip_address", "attempt_time", "path_info", "user_agent")
 
@@ -130,13 +132,15 @@ class TwoFactorDeviceAdmin(AdministratorsOnlyMixin, ModelAdmin):
     fields = ("user", "name", "confirmed", "created_at", "last_used_at")
     readonly_fields = fields
 
+    # Deleting a device is a reset of the user's two-factor authentication: the service removes every
+    # authenticator (a pending enrolment too) and the recovery codes.
     def delete_model(self, request, obj):
-        StaticDevice.objects.filter(user=obj.user).delete()
-        super().delete_model(request, obj)
+        two_factor_disable(user=obj.user)
 
+    @transaction.atomic
     def delete_queryset(self, request, queryset):
-        StaticDevice.objects.filter(user__in=queryset.values("user")).delete()
-        super().delete_queryset(request, queryset)
+        for user in {device.user for device in queryset.select_related("user")}:
+            two_factor_disable(user=user)
 
 
 def register(site=None) -> None:

@@ -9,6 +9,7 @@ import sys
 import pytest
 from django.core.cache import cache
 from django.test import RequestFactory
+from django.urls import include, path
 
 from backoffice.alerts import RateLimitedAdminEmailHandler, task_finished
 from backoffice.logs import scrub_sentry_event
@@ -121,3 +122,30 @@ def test_sentry_is_configured_from_sentry_dsn(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "False", "scrub_sentry_event"]
+
+
+def _view_that_fails(request):
+    password = request.POST.get("password")  # noqa: F841 - locals of the failing frame
+    raise RuntimeError("the save failed")
+
+
+urlpatterns = [path("fails/", _view_that_fails), path("", include("backoffice.urls"))]
+
+
+@pytest.mark.django_db
+@pytest.mark.urls(__name__)
+def test_a_server_error_mail_hides_sensitive_form_and_query_fields(admins, client):
+    client.raise_request_exception = False
+
+    response = client.post(
+        "/fails/?otp_token=654321&page=2",
+        {"tax_id": "DE123456789", "password": "hunter2-x", "bank_account": "DE89370400440532013000", "qty": "3"},
+    )
+
+    assert response.status_code == 500
+    assert len(admins) == 1, [m.subject for m in admins]
+    body = admins[0].body
+    assert "the save failed" in body and "qty = '3'" in body and "page = '2'" in body
+    assert "tax_id = '********************'" in body, "the field is listed, its value hidden"
+    for secret in ("DE123456789", "hunter2-x", "DE89370400440532013000", "654321"):
+        assert secret not in body, secret

@@ -523,6 +523,43 @@ def test_administrator_resets_a_users_two_factor(otp_required, make_user, signed
     assert client.get(INDEX)["Location"].startswith(SETUP)
 
 
+def enrolled_with_a_pending_app(user) -> None:
+    """A confirmed authenticator, recovery codes, and a second app being set up (not confirmed yet)."""
+    from backoffice.signin import two_factor_recovery_codes_create
+
+    TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    two_factor_recovery_codes_create(user=user)
+    TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+@pytest.mark.parametrize("how", ["delete page", "delete selected action"])
+def test_an_admin_reset_removes_every_two_factor_device_of_the_user(make_user, admin_client, how):
+    """After a reset the user sets up a new key: a half-finished enrolment (whose QR code someone
+    may have seen) must not come back as the new setup page's key."""
+    manager, sales, bystander = make_user("Manager"), make_user("Sales"), make_user("Viewer")
+    for user in (manager, sales, bystander):
+        enrolled_with_a_pending_app(user)
+    confirmed = TOTPDevice.objects.filter(confirmed=True)
+
+    if how == "delete page":
+        device = confirmed.get(user=manager)
+        admin_client.post(reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]), {"post": "yes"})
+        reset = [manager]
+    else:
+        chosen = [confirmed.get(user=manager).pk, confirmed.get(user=sales).pk]
+        admin_client.post(
+            reverse("admin:otp_totp_totpdevice_changelist"),
+            {"action": "delete_selected", "_selected_action": chosen, "post": "yes"},
+        )
+        reset = [manager, sales]
+
+    for user in reset:
+        assert not TOTPDevice.objects.filter(user=user).exists()
+        assert not StaticDevice.objects.filter(user=user).exists()
+    assert TOTPDevice.objects.filter(user=bystander).count() == 2
+    assert StaticDevice.objects.filter(user=bystander).exists()
+
+
 def test_library_device_admins_that_show_secrets_are_not_registered():
     from django.contrib import admin
 

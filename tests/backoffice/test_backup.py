@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 import uuid
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from backoffice.backup import ARCHIVE_PREFIX, ARCHIVE_SUFFIX, backup_prune
-from tests.backoffice.test_settings import django_env, run_python
+from tests.backoffice.test_settings import REPO, django_env, run_python
 
 COUNTS = (
     "import django, json; django.setup()\nfrom backoffice.backup import table_counts\nprint(json.dumps(table_counts()))"
@@ -140,3 +142,77 @@ def test_nightly_backup_is_scheduled():
     from backoffice.schedules import SCHEDULES
 
     assert any(spec["func"] == "backoffice.tasks.nightly_backup_task" for spec in SCHEDULES)
+
+
+def test_backups_are_readable_by_their_owner_only(tmp_path):
+    """Archives hold password hashes, two-factor secrets and sessions: not for other users of the server.
+
+    Run as ``manage.py backup`` on a SQLite file whatever the suite's database: the file modes are
+    the same code on either engine."""
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "prices.csv").write_text("sku,price\n")
+    directory = tmp_path / "new" / "backups"
+    env = django_env(tmp_path, DJANGO_DEBUG="true", MEDIA_ROOT=str(tmp_path / "media"), BACKUP_DIR=str(directory))
+    previous = os.umask(0o022)  # the usual default, inherited by the command: files 644, folders 755
+    try:
+        ok(manage(env, "backup"))
+    finally:
+        os.umask(previous)
+
+    archives = list(directory.iterdir())
+    assert len(archives) == 1, "one archive and no temporary file left behind"
+    archive = archives[0]
+    assert archive.stat().st_mode & 0o777 == 0o600
+    assert directory.stat().st_mode & 0o777 == 0o700
+    with tarfile.open(archive) as tar:
+        assert {"manifest.json", "db.sqlite3"} <= set(tar.getnames())
+
+
+def test_backup_and_restore_say_first_which_database_and_media_they_touch(tmp_path):
+    env = django_env(
+        tmp_path, DJANGO_DEBUG="true", MEDIA_ROOT=str(tmp_path / "media"), BACKUP_DIR=str(tmp_path / "backups")
+    )
+
+    backed_up = ok(manage(env, "backup"))
+
+    lines = backed_up.stdout.splitlines()
+    assert lines[0] == f"Database: sqlite3 {tmp_path / 'settings-test.sqlite3'}"
+    assert lines[1] == f"Media folder: {tmp_path / 'media'}"
+    assert "development" in lines[2]
+    archive = next((tmp_path / "backups").glob(f"{ARCHIVE_PREFIX}*"))
+
+    # Without a terminal to confirm on (cron, a pipe), restore refuses unless told --yes.
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "restore", str(archive)],
+        cwd=REPO,
+        env=env,
+        input="yes\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 1
+    assert refused.stdout.startswith(f"Database: sqlite3 {tmp_path / 'settings-test.sqlite3'}\nMedia folder:")
+    assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
+    assert "Restored" not in refused.stdout
+
+    restored = ok(manage(env, "restore", "--yes", str(archive)))
+    assert restored.stdout.startswith("Database: sqlite3 ") and "Restored" in restored.stdout
+
+
+def test_the_database_shown_never_includes_the_password():
+    from backoffice.backup import backup_target_lines
+
+    database = {
+        "ENGINE": "django_prometheus.db.backends.postgresql",
+        "NAME": "backoffice",
+        "USER": "bo",
+        "PASSWORD": "s3cret-pw",
+        "HOST": "db.internal",
+        "PORT": 5432,
+    }
+
+    lines = backup_target_lines(database=database)
+
+    assert lines[0] == "Database: postgresql backoffice on db.internal:5432 as bo"
+    assert "s3cret-pw" not in "\n".join(lines)

@@ -172,3 +172,38 @@ def test_a_finished_import_is_logged_and_counted(admin_user, json_log, django_ca
     assert (
         REGISTRY.get_sample_value("backoffice_imports_finished_total", {"resource": "CategoryResource"}) == before + 1
     )
+
+
+def _fail_with_secrets_in_locals():
+    password = "hunter2"  # noqa: F841 - a local the traceback must not show
+    tax_id = "DE123456789"  # noqa: F841
+    raise ValueError("the charge was declined")
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_an_exception_traceback_shows_no_local_variables(log_format):
+    config = logging_config(log_format=log_format, level="INFO")["formatters"]["structured"]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=config["processors"], foreign_pre_chain=config["foreign_pre_chain"]
+        )
+    )
+    logger = logging.getLogger(f"test.tracebacks.{log_format}")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            _fail_with_secrets_in_locals()
+        except ValueError:
+            logger.exception("payment.failed")
+            structlog.get_logger(f"test.tracebacks.{log_format}").exception("payment.failed.structlog")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+    text = stream.getvalue()
+    assert "the charge was declined" in text and "_fail_with_secrets_in_locals" in text, "the traceback is logged"
+    assert "hunter2" not in text
+    assert "DE123456789" not in text

@@ -33,7 +33,9 @@ def test_token_opens_metrics(client, protected):
     assert "backoffice_orders_confirmed_total" in body
 
 
-@pytest.mark.parametrize("header", [None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer "])
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer ", "Bearer tökén", "Bearer \U0001f511"]
+)
 def test_without_the_token_an_outside_address_is_refused(client, protected, header):
     extra = {"HTTP_AUTHORIZATION": header} if header else {}
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from backoffice.backup import BackupError, backup_create, backup_prune
+from backoffice.backup import BackupError, backup_create, backup_prune, backup_target_lines
 
 
 class Command(BaseCommand):
@@ -13,6 +13,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        for line in backup_target_lines():
+            self.stdout.write(line)
         try:
             archive = backup_create(directory=options["dir"])
             removed = backup_prune(directory=options["dir"]) if options["prune"] else []

@@ -1,8 +1,9 @@
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backoffice.backup import BackupError, backup_restore
+from backoffice.backup import BackupError, backup_restore, backup_target_lines
 
 
 class Command(BaseCommand):
@@ -13,11 +14,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="The .tar.gz archive to restore.")
-        parser.add_argument("--noinput", "--no-input", action="store_false", dest="interactive")
+        parser.add_argument(
+            "--yes",
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Do not ask for confirmation (needed when not run on a terminal).",
+        )
 
     def handle(self, *args, **options):
         archive = Path(options["file"])
+        for line in backup_target_lines():
+            self.stdout.write(line)
         if options["interactive"]:
+            if not sys.stdin.isatty():
+                raise CommandError(
+                    "Restore replaces all data and media and needs a confirmation: run it on a terminal, or pass --yes."
+                )
             answer = input(f"This replaces ALL data and media with {archive.name}. Type 'yes' to continue: ")
             if answer.strip().lower() != "yes":
                 raise CommandError("Restore cancelled.")
