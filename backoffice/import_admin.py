@@ -20,19 +20,15 @@ from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
-from django_q.tasks import async_task
 
 from backoffice.imports import (
     Outcome,
     PreviewExpired,
     ResourceTarget,
-    import_apply,
-    import_preview_claim,
-    import_preview_create,
-    import_preview_discard,
+    import_confirm,
     import_preview_get,
-    import_validate,
-    sync_max_rows,
+    import_upload,
+    request_session_key,
 )
 from backoffice.models import ImportPreview
 from backoffice.uploads import UploadRefused, read_upload
@@ -44,17 +40,13 @@ class PreviewConfirmForm(forms.Form):
     token = forms.CharField(widget=forms.HiddenInput(), max_length=64)
 
 
-def upload_content(upload) -> bytes:
-    upload.seek(0)
-    return upload.read()
-
-
 def preview_status_context(preview: ImportPreview) -> dict:
     """What a status page shows of a (background) import."""
     return {
         "preview": preview,
         "outcome": Outcome.from_json(preview.outcome) if preview.outcome else None,
-        "running": preview.status in {ImportPreview.Status.VALIDATING, ImportPreview.Status.IMPORTING},
+        "running": preview.status
+        in {ImportPreview.Status.VALIDATING, ImportPreview.Status.CONFIRMED, ImportPreview.Status.IMPORTING},
         "confirm_form": (
             PreviewConfirmForm(initial={"token": preview.token})
             if preview.status == ImportPreview.Status.PREVIEWED
@@ -104,33 +96,18 @@ class SafeImportAdminMixin:
             except UploadRefused as refused:
                 import_form.add_error("import_file", refused.message)
             else:
-                target = ResourceTarget(resource_class)
-                session_key = self._session_key(request)
-                if len(sheet) > sync_max_rows():
-                    preview = import_preview_create(
-                        content=upload_content(upload),
-                        sheet=sheet,
-                        user=request.user,
-                        session_key=session_key,
-                        target=target,
-                        file_name=upload.name,
-                        status=ImportPreview.Status.VALIDATING,
-                    )
-                    async_task("backoffice.tasks.import_validate_task", preview.pk)
+                preview, outcome = import_upload(
+                    upload=upload,
+                    sheet=sheet,
+                    target=ResourceTarget(resource_class),
+                    user=request.user,
+                    session_key=request_session_key(request),
+                )
+                if outcome is None:
                     return HttpResponseRedirect(self._import_url("import_status", preview.token))
-                outcome = import_validate(sheet=sheet, target=target, user=request.user)
                 context["result"] = outcome.result
                 context["outcome"] = outcome
-                if outcome.ok:
-                    preview = import_preview_create(
-                        content=upload_content(upload),
-                        sheet=sheet,
-                        user=request.user,
-                        session_key=session_key,
-                        target=target,
-                        file_name=upload.name,
-                        status=ImportPreview.Status.PREVIEWED,
-                    )
+                if preview is not None:
                     context["confirm_form"] = self.confirm_form_class(initial={"token": preview.token})
             resource_classes = [resource_class]
         resource_kwargs = self.get_import_resource_kwargs(request=request, form=import_form, **kwargs)
@@ -154,12 +131,6 @@ class SafeImportAdminMixin:
         request.current_app = self.admin_site.name
         return TemplateResponse(request, [self.import_template_name], context)
 
-    @staticmethod
-    def _session_key(request) -> str:
-        if not request.session.session_key:
-            request.session.cycle_key()
-        return request.session.session_key
-
     def _expired(self, request, error: PreviewExpired):
         self.message_user(request, error.message, level=messages.ERROR)
         return HttpResponseRedirect(self._import_url("import"))
@@ -170,25 +141,22 @@ class SafeImportAdminMixin:
         if not self.has_import_permission(request):
             raise PermissionDenied
         form = self.confirm_form_class(request.POST)
-        targets = self.import_targets(request)
         try:
             if not form.is_valid():
                 raise PreviewExpired()
-            token = form.cleaned_data["token"]
-            session_key = request.session.session_key
-            found = import_preview_get(token=token, user=request.user, session_key=session_key)
-            if found.target not in targets:
-                raise PreviewExpired()
-            preview, sheet = import_preview_claim(token=token, user=request.user, session_key=session_key)
+            preview, outcome = import_confirm(
+                token=form.cleaned_data["token"],
+                user=request.user,
+                session_key=request.session.session_key,
+                targets=self.import_targets(request),
+            )
         except PreviewExpired as expired:
             return self._expired(request, expired)
-        if preview.row_count > sync_max_rows():
-            async_task("backoffice.tasks.import_apply_task", preview.pk)
+        if outcome is None:
             return HttpResponseRedirect(self._import_url("import_status", preview.token))
-        try:
-            outcome = import_apply(sheet=sheet, target=targets[preview.target], user=request.user)
-        finally:
-            import_preview_discard(preview)
+        if outcome.result is None:  # crashed (logged, rolled back) or refused before import-export ran
+            self.message_user(request, outcome.message, level=messages.ERROR)
+            return HttpResponseRedirect(self._import_url("import"))
         return self.process_result(outcome.result, request)
 
     def import_status_view(self, request, token):

@@ -16,12 +16,21 @@ Every import goes through here, whatever it writes into:
 * files with more than ``IMPORT_SYNC_MAX_ROWS`` rows are validated and
   imported by django-q2 tasks (``backoffice.tasks``) through the same
   functions, the page showing their status meanwhile.
+* ``import_upload`` (the upload step) and ``import_confirm`` (the confirm
+  step) are the one flow every import page calls.
+* The write happens only after an atomic claim: the confirm step moves a
+  preview from *previewed* to *confirmed* (token, user, session, once), and
+  the import moves it from *confirmed* to *importing*. A task queued by anyone
+  else (a schedule naming a preview id) or run again by a django-q2 retry finds
+  no *confirmed* preview and does nothing. A crash marks the preview *failed*
+  (rolled back, logged with its traceback) instead of leaving it running.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -29,10 +38,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django_q.tasks import async_task
 from import_export.resources import Resource
 
 from backoffice.errors import BusinessError, ImportRejected, RowError
@@ -44,6 +55,12 @@ from backoffice.uploads import Sheet, UploadRefused, read_upload
 PREVIEW_ROWS = 100
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 RESOURCE_PREFIX = "resource:"
+CRASH_MESSAGE = "The import failed unexpectedly; nothing was written. The administrators have been told."
+VALIDATE_TASK = "backoffice.tasks.import_validate_task"
+APPLY_TASK = "backoffice.tasks.import_apply_task"
+TASK_MIN_TIMEOUT = 300
+
+logger = structlog.get_logger(__name__)
 
 
 class PreviewExpired(BusinessError):
@@ -65,6 +82,19 @@ def sync_max_rows() -> int:
 
 def max_errors_shown() -> int:
     return int(getattr(settings, "IMPORT_PREVIEW_MAX_ERRORS", 1000))
+
+
+def task_timeout() -> int:
+    """Seconds a background validation or import may take: enough for a file of ``IMPORT_MAX_ROWS`` rows."""
+    rows = int(getattr(settings, "IMPORT_MAX_ROWS", 200_000))
+    return max(TASK_MIN_TIMEOUT, math.ceil(rows * settings.IMPORT_TASK_SECONDS_PER_ROW))
+
+
+def request_session_key(request) -> str:
+    """The session a preview is bound to (created if the user has none yet)."""
+    if not request.session.session_key:
+        request.session.cycle_key()
+    return request.session.session_key
 
 
 # Outcome ------------------------------------------------------------------------------------------
@@ -280,7 +310,7 @@ def import_preview_claim(*, token: Any, user, session_key: str | None) -> tuple[
     preview = import_preview_get(token=token, user=user, session_key=session_key)
     content = _stored_content(preview)
     claimed = ImportPreview.objects.filter(pk=preview.pk, status=ImportPreview.Status.PREVIEWED).update(
-        status=ImportPreview.Status.IMPORTING, confirmed_at=timezone.now()
+        status=ImportPreview.Status.CONFIRMED, confirmed_at=timezone.now()
     )
     if not claimed:
         raise PreviewExpired()
@@ -344,7 +374,9 @@ def import_validate(*, sheet: Sheet, target: ImportTarget, user) -> Outcome:
 def import_apply(*, sheet: Sheet, target: ImportTarget, user) -> Outcome:
     """The import itself, all or nothing."""
     outcome = target.apply(sheet, user)
-    if outcome.ok:
+    if not outcome.ok:
+        transaction.set_rollback(True)
+    else:
         business_event(
             "import.finished",
             metric=IMPORTS_FINISHED.labels(resource=target.name.rsplit(".", 1)[-1]),
@@ -357,22 +389,113 @@ def import_apply(*, sheet: Sheet, target: ImportTarget, user) -> Outcome:
     return outcome
 
 
-def import_preview_run(preview_id: int, *, apply: bool) -> None:
-    """Background validation (``apply=False``) or import of a stored preview; records status and outcome."""
+def import_preview_run(preview_id: int, *, apply: bool) -> Outcome | None:
+    """Validation (``apply=False``) or import of a stored preview; records status and outcome.
+
+    Runs only on a preview in the state its step left it: *validating* for a
+    validation, *confirmed* (by its owner, through the token) for an import,
+    which it claims atomically. Anything else (a preview never confirmed, one
+    already imported, a django-q2 retry after success) is logged and left
+    alone: returns None. A crash is logged with its traceback, rolled back and
+    recorded as *failed* with a readable message.
+    """
+    Status = ImportPreview.Status
+    previews = ImportPreview.objects.filter(pk=preview_id)
+    if apply:
+        running = Status.IMPORTING
+        claimed = previews.filter(status=Status.CONFIRMED).update(status=Status.IMPORTING) == 1
+    else:
+        running = Status.VALIDATING
+        claimed = previews.filter(status=Status.VALIDATING).exists()
+    if not claimed:
+        logger.warning("import.run_refused", preview_id=preview_id, apply=apply, reason="not confirmed or already done")
+        return None
     preview = ImportPreview.objects.select_related("user").get(pk=preview_id)
+    crashed = False
     try:
-        sheet = import_preview_sheet(preview)
-        target = resolve_target(preview.target)
-        outcome = (import_apply if apply else import_validate)(sheet=sheet, target=target, user=preview.user)
+        with transaction.atomic():
+            sheet = import_preview_sheet(preview)
+            target = resolve_target(preview.target)
+            outcome = (import_apply if apply else import_validate)(sheet=sheet, target=target, user=preview.user)
     except BusinessError as error:
         outcome = Outcome(message=error.message, error_count=1)
-    if apply:
-        status = ImportPreview.Status.DONE if outcome.ok else ImportPreview.Status.FAILED
+    except Exception:
+        logger.exception("import.crashed", preview_id=preview_id, target=preview.target, apply=apply)
+        outcome = Outcome(message=CRASH_MESSAGE, error_count=1)
+        crashed = True
+    if apply or crashed:
+        status = Status.DONE if outcome.ok else Status.FAILED
     else:
-        status = ImportPreview.Status.PREVIEWED if outcome.ok else ImportPreview.Status.REJECTED
+        status = Status.PREVIEWED if outcome.ok else Status.REJECTED
+    finished = previews.filter(status=running).update(
+        status=status, outcome=outcome.as_json(), finished_at=timezone.now()
+    )
+    if not finished:
+        logger.warning("import.finish_skipped", preview_id=preview_id, apply=apply, reason="finished elsewhere")
+        return outcome
     preview.status = status
-    preview.outcome = outcome.as_json()
-    preview.finished_at = timezone.now()
-    preview.save(update_fields=["status", "outcome", "finished_at"])
-    if status != ImportPreview.Status.PREVIEWED:
+    if status != Status.PREVIEWED:
         import_preview_discard(preview, keep_record=True)
+    return outcome
+
+
+def import_task_queue(func: str, preview: ImportPreview) -> None:
+    """Queue a background validation or import of ``preview``, with a timeout sized for ``IMPORT_MAX_ROWS``."""
+    async_task(func, preview.pk, timeout=task_timeout())
+
+
+# The flow every import page calls -----------------------------------------------------------------
+
+
+def import_upload(
+    *, upload, sheet: Sheet, target: ImportTarget, user, session_key: str
+) -> tuple[ImportPreview | None, Outcome | None]:
+    """The upload step, once the file is read into ``sheet``.
+
+    A file above ``IMPORT_SYNC_MAX_ROWS`` rows is stored and validated in the
+    background: ``(preview, None)``, the preview *validating*. A smaller one is
+    validated now: ``(preview, outcome)`` with the preview stored *previewed*
+    if the file is clean, else ``(None, outcome)``.
+    """
+
+    def store(status: str) -> ImportPreview:
+        upload.seek(0)
+        return import_preview_create(
+            content=upload.read(),
+            sheet=sheet,
+            user=user,
+            session_key=session_key,
+            target=target,
+            file_name=upload.name,
+            status=status,
+        )
+
+    if len(sheet) > sync_max_rows():
+        preview = store(ImportPreview.Status.VALIDATING)
+        import_task_queue(VALIDATE_TASK, preview)
+        return preview, None
+    outcome = import_validate(sheet=sheet, target=target, user=user)
+    return (store(ImportPreview.Status.PREVIEWED) if outcome.ok else None), outcome
+
+
+def import_confirm(*, token: Any, user, session_key: str | None, targets) -> tuple[ImportPreview, Outcome | None]:
+    """The confirm step: the user's previewed file with ``token`` (one of ``targets``, by name), imported once.
+
+    A big file is queued for the background import: ``(preview, None)``. A
+    small one is imported now and its preview deleted: ``(preview, outcome)``.
+    ``PreviewExpired`` for anything but a live preview of this user and session.
+    """
+    found = import_preview_get(token=token, user=user, session_key=session_key)
+    if found.target not in targets:
+        raise PreviewExpired()
+    preview, _sheet = import_preview_claim(token=token, user=user, session_key=session_key)
+    if preview.row_count > sync_max_rows():
+        import_task_queue(APPLY_TASK, preview)
+        return preview, None
+    try:
+        outcome = import_preview_run(preview.pk, apply=True)
+    finally:
+        import_preview_discard(preview)
+    if outcome is None:
+        raise PreviewExpired()
+    return preview, outcome

@@ -39,6 +39,7 @@ class ImportPreview(models.Model):
         VALIDATING = "validating", "validating"
         PREVIEWED = "previewed", "ready to confirm"
         REJECTED = "rejected", "rejected"
+        CONFIRMED = "confirmed", "waiting to import"
         IMPORTING = "importing", "importing"
         DONE = "done", "imported"
         FAILED = "failed", "failed"

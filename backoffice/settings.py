@@ -337,6 +337,8 @@ structlog_configure()
 LOGGING = logging_config(log_format=LOG_FORMAT, level=os.environ.get("DJANGO_LOG_LEVEL", "INFO"))
 # One e-mail to ADMINS per distinct 5xx error or failed task per interval (seconds).
 ALERT_MAIL_INTERVAL = int(os.environ.get("ALERT_MAIL_INTERVAL", "900"))
+# Error reports hide every form field / query parameter / local named like a secret (the log redaction's rule).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "backoffice.alerts.SensitiveDataExceptionReporterFilter"
 
 # /metrics (Prometheus): a bearer token, or a client address in these networks.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
@@ -432,6 +434,11 @@ IMPORT_SYNC_MAX_ROWS = int(os.environ.get("IMPORT_SYNC_MAX_ROWS", 200))
 IMPORT_PREVIEW_MAX_AGE = int(os.environ.get("IMPORT_PREVIEW_MAX_AGE", 24 * 60 * 60))
 # Error rows listed on a preview page (all are counted).
 IMPORT_PREVIEW_MAX_ERRORS = int(os.environ.get("IMPORT_PREVIEW_MAX_ERRORS", 1000))
+# A background validation or import may take this long per row (its django-q2 timeout, at least 300 s).
+IMPORT_TASK_SECONDS_PER_ROW = float(os.environ.get("IMPORT_TASK_SECONDS_PER_ROW", 0.05))
+# django-q2 hands a task that is still running to another worker after "retry" seconds: it must
+# outlast the longest task, a background import of IMPORT_MAX_ROWS rows.
+Q_CLUSTER["retry"] = max(Q_CLUSTER["retry"], int(IMPORT_MAX_ROWS * IMPORT_TASK_SECONDS_PER_ROW) + 600)
 # Uploads above 2.5 MB go to a temporary file (deleted at the end of the request), never into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Form fields other than files; a file upload request is bounded by IMPORT_MAX_BYTES (and the proxy's body limit).

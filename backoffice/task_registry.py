@@ -1,4 +1,16 @@
-"""The functions django-q2 may run: the application's own tasks, nothing else.
+"""The functions django-q2 may run, and the fewer a person may schedule.
+
+Two notions:
+
+* **registered** ("may run"): every public function defined in an app's
+  ``tasks.py`` plus every ``func`` of ``backoffice.schedules.SCHEDULES``. The
+  worker's ``pre_enqueue`` guard lets only these through; the application's
+  own code queues internal tasks (``backoffice.tasks.import_apply_task`` …)
+  by dotted name, so they must stay registered.
+* **schedulable** ("may be scheduled by a person"): the functions marked
+  ``@schedulable`` plus the ``SCHEDULES`` functions. The schedule admin offers
+  only these (as function and as hook). Internal tasks whose arguments name
+  another user's data (an import preview id) are never schedulable.
 
 A ``Schedule`` names its function as a dotted path that the worker imports and
 calls, so a free-text ``func`` is code execution for whoever may edit
@@ -29,14 +41,33 @@ from django.core.exceptions import ValidationError
 logger = structlog.get_logger(__name__)
 
 UNREGISTERED_TASK = "backoffice.task_registry.unregistered_task"
+SCHEDULABLE_ATTRIBUTE = "backoffice_schedulable"
+
+
+def schedulable(func):
+    """Mark a task of an app's ``tasks.py`` as one a person may pick in the schedule admin."""
+    setattr(func, SCHEDULABLE_ATTRIBUTE, True)
+    return func
 
 
 @cache
 def registered_tasks() -> dict[str, str]:
     """Dotted path -> label (first docstring line) of every task the worker may run."""
+    return {path: label for path, (label, _) in _task_table().items()}
+
+
+@cache
+def schedulable_tasks() -> dict[str, str]:
+    """Dotted path -> label of the tasks a person may schedule: ``@schedulable`` ones and ``SCHEDULES``' own."""
+    return {path: label for path, (label, allowed) in _task_table().items() if allowed}
+
+
+@cache
+def _task_table() -> dict[str, tuple[str, bool]]:
+    """Dotted path -> (label, schedulable) of every registered task."""
     from backoffice.schedules import SCHEDULES
 
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, bool]] = {}
     for config in apps.get_app_configs():
         if not _is_project_app(Path(config.path)):
             continue  # third-party apps contribute no tasks (django_q.tasks.async_task would run anything)
@@ -49,9 +80,10 @@ def registered_tasks() -> dict[str, str]:
             continue
         for name, func in inspect.getmembers(module, inspect.isfunction):
             if func.__module__ == module_name and not name.startswith("_"):
-                found[f"{module_name}.{name}"] = _label(func)
+                found[f"{module_name}.{name}"] = (_label(func), bool(getattr(func, SCHEDULABLE_ATTRIBUTE, False)))
     for spec in SCHEDULES:
-        found.setdefault(spec["func"], spec["func"])
+        label, _ = found.get(spec["func"], (spec["func"], True))
+        found[spec["func"]] = (label, True)
     return dict(sorted(found.items()))
 
 
@@ -66,11 +98,16 @@ def _label(func) -> str:
 
 
 def task_choices() -> list[tuple[str, str]]:
-    return [(path, f"{label} ({path})") for path, label in registered_tasks().items()]
+    """What the schedule admin offers: the schedulable tasks only."""
+    return [(path, f"{label} ({path})") for path, label in schedulable_tasks().items()]
 
 
 def is_registered(func_path: str) -> bool:
     return func_path in registered_tasks()
+
+
+def is_schedulable(func_path: str) -> bool:
+    return func_path in schedulable_tasks()
 
 
 def parse_schedule_args(text: str | None) -> tuple:

@@ -6,11 +6,13 @@ from django.conf import settings
 from django.core.mail import mail_admins
 
 from backoffice.metrics import STOCK_DISCREPANCIES
+from backoffice.task_registry import schedulable
 from inventory.selectors import stock_discrepancies
 
 logger = logging.getLogger(__name__)
 
 
+@schedulable
 def check_stock_task() -> int:
     """Nightly check of the stock invariants; e-mails the admins if anything is off."""
     problems = stock_discrepancies()

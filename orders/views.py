@@ -22,11 +22,10 @@ from django.shortcuts import get_object_or_404, render
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django_q.tasks import async_task
 from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from backoffice.admin_tools import is_valid_pk
-from backoffice.errors import ImportRejected
+from backoffice.errors import ImportRejected, RowError
 from backoffice.import_admin import preview_status_context
 from backoffice.imports import (
     PREVIEW_ROWS,
@@ -34,15 +33,12 @@ from backoffice.imports import (
     Outcome,
     PreviewExpired,
     first_rows,
-    import_preview_claim,
-    import_preview_create,
-    import_preview_discard,
+    import_confirm,
     import_preview_get,
-    max_errors_shown,
+    import_upload,
     outcome_of_rejection,
-    sync_max_rows,
+    request_session_key,
 )
-from backoffice.models import ImportPreview
 from backoffice.scoping import scope_queryset
 from backoffice.uploads import Sheet, UploadRefused, file_format_for, read_upload
 from orders import importing
@@ -170,12 +166,6 @@ def dry_run(spec: OrderImport, rows, user):
         return done.numbers, done.preview
 
 
-def _session_key(request) -> str:
-    if not request.session.session_key:
-        request.session.cycle_key()
-    return request.session.session_key
-
-
 def _expired(request, error: PreviewExpired):
     messages.error(request, error.message)
     return HttpResponseRedirect(request.path)
@@ -217,7 +207,7 @@ def order_import_view(request, model_admin):
     if request.method == "GET" and "preview" in request.GET:
         try:
             preview = import_preview_get(
-                token=request.GET["preview"], user=request.user, session_key=_session_key(request)
+                token=request.GET["preview"], user=request.user, session_key=request_session_key(request)
             )
             if preview.target != spec.name:
                 raise PreviewExpired()
@@ -227,28 +217,19 @@ def order_import_view(request, model_admin):
         context["status_page"] = True
     elif confirming:
         try:
-            found = import_preview_get(
-                token=request.POST.get("token"), user=request.user, session_key=request.session.session_key
-            )
-            if found.target != spec.name:
-                raise PreviewExpired()
-            preview, sheet = import_preview_claim(
-                token=found.token, user=request.user, session_key=request.session.session_key
+            preview, outcome = import_confirm(
+                token=request.POST.get("token"),
+                user=request.user,
+                session_key=request.session.session_key,
+                targets={spec.name},
             )
         except PreviewExpired as expired:
             return _expired(request, expired)
-        if preview.row_count > sync_max_rows():
-            async_task("backoffice.tasks.import_apply_task", preview.pk)
+        if outcome is None:
             return HttpResponseRedirect(f"{request.path}?preview={preview.token}")
-        try:
-            result = spec.run(rows=sheet.records(), user=request.user, first_row=sheet.first_row)
-        except ImportRejected as rejected:
-            context["errors"] = rejected.errors[: max_errors_shown()]
-            context["error_count"] = len(rejected.errors)
-        else:
-            return _imported(request, opts, result)
-        finally:
-            import_preview_discard(preview)
+        if outcome.ok:
+            return _imported(request, opts, outcome.result)
+        _show_errors(request, context, outcome)
     elif request.method == "POST":
         form = OrderFileForm(request.POST, request.FILES)
         if form.is_valid():
@@ -256,32 +237,26 @@ def order_import_view(request, model_admin):
             upload = request.FILES["file"]
             context["file_name"] = upload.name
             context["notes"] = sheet.notes
-            if len(sheet) > sync_max_rows():
-                preview = _store(request, upload, sheet, spec, ImportPreview.Status.VALIDATING)
-                async_task("backoffice.tasks.import_validate_task", preview.pk)
+            preview, outcome = import_upload(
+                upload=upload, sheet=sheet, target=spec, user=request.user, session_key=request_session_key(request)
+            )
+            if outcome is None:
                 return HttpResponseRedirect(f"{request.path}?preview={preview.token}")
-            try:
-                numbers, orders = dry_run(spec, sheet.records(), request.user)
-            except ImportRejected as rejected:
-                context["errors"] = rejected.errors[: max_errors_shown()]
-                context["error_count"] = len(rejected.errors)
+            if preview is None:
+                _show_errors(request, context, outcome)
             else:
-                context["preview"] = orders
-                context["order_count"] = len(numbers)
-                context["token"] = _store(request, upload, sheet, spec, ImportPreview.Status.PREVIEWED).token
+                context["preview"] = outcome.result
+                context["order_count"] = outcome.new
+                context["token"] = preview.token
                 context["row_count"] = len(sheet)
     context["form"] = form
     return TemplateResponse(request, "admin/orders/import_orders.html", context)
 
 
-def _store(request, upload, sheet: Sheet, spec: OrderImport, status: str) -> ImportPreview:
-    upload.seek(0)
-    return import_preview_create(
-        content=upload.read(),
-        sheet=sheet,
-        user=request.user,
-        session_key=_session_key(request),
-        target=spec,
-        file_name=upload.name,
-        status=status,
-    )
+def _show_errors(request, context: dict, outcome: Outcome) -> None:
+    """What the page shows when nothing was (or would be) imported: every problem, up to the cap."""
+    context["errors"] = [RowError(**error) for error in outcome.errors]
+    context["error_count"] = outcome.error_count
+    context["errors_not_shown"] = outcome.errors_not_shown
+    if outcome.message:
+        messages.error(request, outcome.message)

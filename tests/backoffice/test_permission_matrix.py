@@ -353,7 +353,7 @@ def _build_world():
 
     from backoffice.models import Feedback
     from backoffice.roles import roles_setup
-    from backoffice.task_registry import registered_tasks
+    from backoffice.task_registry import schedulable_tasks
     from inventory import services as stock
     from inventory.models import (
         AdjustmentReason,
@@ -444,7 +444,7 @@ def _build_world():
     out_of_scope = documents(other, far, "OTHER")
     now = timezone.now()
     task = {"name": "matrix-task", "func": "backoffice.tasks.nothing", "started": now, "stopped": now}
-    func = next(iter(registered_tasks()))
+    func = next(iter(schedulable_tasks()))
     target = User.objects.create_user("matrix-target", "target@example.com", "pw", first_name="T")
     objects.update(
         {

@@ -18,6 +18,7 @@ from django_q.tasks import async_task
 from backoffice.schedules import SCHEDULES
 from backoffice.task_registry import (
     UNREGISTERED_TASK,
+    is_schedulable,
     parse_schedule_args,
     parse_schedule_kwargs,
     refuse_unregistered_tasks,
@@ -214,3 +215,30 @@ def test_setup_schedules_is_idempotent_and_uses_registered_tasks(admin_group_cli
     changelist = admin_group_client.get(reverse("admin:django_q_schedule_changelist"))
     assert changelist.status_code == 200
     assert b"Nightly backup" in changelist.content
+
+
+# Internal tasks: registered (the engine queues them) but never schedulable by a person -----------
+
+
+@pytest.mark.parametrize("func", ["backoffice.tasks.import_apply_task", "backoffice.tasks.import_validate_task"])
+def test_internal_import_tasks_cannot_be_scheduled(admin_group_client, func):
+    page = admin_group_client.get(ADD_URL).content.decode()
+    assert func not in page
+    assert "backoffice.tasks.nightly_backup_task" in page
+
+    response = admin_group_client.post(ADD_URL, schedule_post(func=func, args="1"))
+    assert "func" in form_errors(response)
+    response = admin_group_client.post(ADD_URL, schedule_post(hook=func))
+    assert "hook" in form_errors(response)
+    assert not Schedule.objects.exists()
+
+
+def test_internal_import_tasks_stay_runnable_when_queued_by_the_engine():
+    task = {"name": "engine", "func": "backoffice.tasks.import_apply_task", "args": (1,), "kwargs": {}}
+
+    refuse_unregistered_tasks(sender="django_q", task=task)
+
+    assert task["func"] == "backoffice.tasks.import_apply_task"
+    assert "backoffice.tasks.import_apply_task" in registered_tasks()
+    assert not is_schedulable("backoffice.tasks.import_apply_task")
+    assert all(is_schedulable(spec["func"]) for spec in SCHEDULES)

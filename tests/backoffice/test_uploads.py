@@ -538,3 +538,126 @@ def test_big_order_file_goes_to_the_background(admin_client, customer, stocked_p
     admin_client.post(import_url, {"token": page.context["confirm_form"].initial["token"], "_confirm": "1"})
     assert SalesOrder.objects.filter(number__startswith="H-").count() == 4
     assert ImportPreview.objects.get().status == ImportPreview.Status.DONE
+
+
+# ---------------------------------------------------------------------------
+# The apply task runs only on a preview its owner confirmed; crashes end as "failed"
+
+
+def test_queuing_the_apply_task_for_someone_elses_preview_imports_nothing(previewed, make_user):
+    """An Admin who queues (or schedules) import_apply_task with another user's preview id gets nothing."""
+    from backoffice.tasks import import_apply_task
+
+    _, token = previewed
+    preview = ImportPreview.objects.get(token=token)
+
+    import_apply_task(preview.pk)  # what the worker runs for a schedule naming the preview id
+
+    preview.refresh_from_db()
+    assert preview.status == ImportPreview.Status.PREVIEWED and preview.finished_at is None
+    assert not Product.objects.exists()
+
+
+def test_a_retry_of_the_apply_task_after_success_changes_nothing(admin_client, settings, tasks_run_inline):
+    from backoffice.tasks import import_apply_task
+
+    rows = [["sku", "name", "sale_price"]] + [[f"BG-{n}", f"Background {n}", "2.50"] for n in range(5)]
+    status_url = upload(admin_client, "big.csv", csv_bytes(rows)).url
+    page = admin_client.get(status_url)
+    admin_client.post(url("process_import"), page.context["confirm_form"].initial)
+    preview = ImportPreview.objects.get()
+    assert preview.status == ImportPreview.Status.DONE
+
+    import_apply_task(preview.pk)  # django-q2 delivers the task again
+
+    preview.refresh_from_db()
+    assert preview.status == ImportPreview.Status.DONE and preview.outcome["new"] == 5
+    assert "imported" in page_text(admin_client.get(status_url))
+
+
+def test_a_retry_of_the_validate_task_after_it_finished_changes_nothing(admin_client, tasks_run_inline):
+    from backoffice.tasks import import_validate_task
+
+    rows = [["sku", "name", "sale_price"]] + [[f"BG-{n}", "x", "abc"] for n in range(5)]
+    upload(admin_client, "bad.csv", csv_bytes(rows))
+    preview = ImportPreview.objects.get()
+    assert preview.status == ImportPreview.Status.REJECTED
+
+    import_validate_task(preview.pk)
+
+    preview.refresh_from_db()
+    assert preview.status == ImportPreview.Status.REJECTED and preview.outcome["error_count"] == 5
+
+
+def test_a_crashing_background_import_is_failed_rolled_back_and_logged(
+    admin_client, settings, tasks_run_inline, monkeypatch, caplog
+):
+    from backoffice.imports import ResourceTarget
+
+    real_apply = ResourceTarget.apply
+
+    def crash_after_writing(self, sheet, user):
+        real_apply(self, sheet, user)  # the rows are written …
+        raise RuntimeError("disk on fire")  # … then something unexpected breaks
+
+    monkeypatch.setattr(ResourceTarget, "apply", crash_after_writing)
+    rows = [["sku", "name", "sale_price"]] + [[f"BG-{n}", f"Background {n}", "2.50"] for n in range(5)]
+    status_url = upload(admin_client, "big.csv", csv_bytes(rows)).url
+    page = admin_client.get(status_url)
+    admin_client.post(url("process_import"), page.context["confirm_form"].initial)
+
+    preview = ImportPreview.objects.get()
+    assert preview.status == ImportPreview.Status.FAILED and preview.finished_at is not None
+    assert not Product.objects.exists()
+    text = page_text(admin_client.get(status_url))
+    assert "The import failed unexpectedly; nothing was written. The administrators have been told." in text
+    assert stored_files(settings) == []
+    assert any("import.crashed" in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+def test_a_crashing_validation_is_failed_not_left_validating(admin_client, tasks_run_inline, monkeypatch):
+    from backoffice.imports import ResourceTarget
+
+    def crash(self, sheet, user):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(ResourceTarget, "validate", crash)
+    rows = [["sku", "name"]] + [[f"BG-{n}", "x"] for n in range(5)]
+    page = admin_client.get(upload(admin_client, "big.csv", csv_bytes(rows)).url)
+
+    assert ImportPreview.objects.get().status == ImportPreview.Status.FAILED
+    assert page.context["confirm_form"] is None and not page.context["running"]
+    assert "The import failed unexpectedly" in page_text(page)
+
+
+def test_background_tasks_get_a_timeout_sized_for_the_row_limit(admin_client, settings, monkeypatch):
+    import backoffice.imports
+
+    queued = []
+    monkeypatch.setattr(backoffice.imports, "async_task", lambda func, *args, **kwargs: queued.append((func, kwargs)))
+    settings.IMPORT_SYNC_MAX_ROWS = 2
+    settings.IMPORT_MAX_ROWS = 200_000
+    rows = [["sku", "name"]] + [[f"BG-{n}", "x"] for n in range(5)]
+    upload(admin_client, "big.csv", csv_bytes(rows))
+
+    [(func, kwargs)] = queued
+    assert func == "backoffice.tasks.import_validate_task"
+    assert kwargs["timeout"] >= 200_000 * 0.05 > Conf.TIMEOUT
+
+
+def test_small_order_import_emits_the_import_finished_event(admin_client, customer, stocked_product, monkeypatch):
+    import backoffice.imports
+
+    events = []
+    monkeypatch.setattr(backoffice.imports, "business_event", lambda event, **fields: events.append((event, fields)))
+    import_url = reverse("admin:orders_salesorder_import_orders")
+    content = (
+        b"order_number,customer,warehouse,status,order_date,sku,quantity\nH-1,ALFKI,MAIN,draft,2024-01-02,CHAI,1\n"
+    )
+    token = admin_client.post(import_url, {"file": SimpleUploadedFile("o.csv", content)}).context["token"]
+
+    response = admin_client.post(import_url, {"token": token, "_confirm": "1"})
+
+    assert response.status_code == 302
+    [(event, fields)] = events
+    assert event == "import.finished" and fields["target"] == "orders.views.SALES_ORDER_IMPORT" and fields["new"] == 1
