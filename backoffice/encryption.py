@@ -22,6 +22,7 @@ key) encrypts; every pair decrypts, so old keys keep working until
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ MASK = "••••"
 # Every Fernet token starts with the version byte 0x80, base64-encoded.
 TOKEN_PREFIX = "gAAAAA"
 KEY_SETTINGS = {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "SALT_KEY", "FIELD_ENCRYPTION_KEYS"}
+# (model, field, digest of the stored token) already warned about: one log line per field and row, not per read.
+_warned: set[tuple[str, str, str]] = set()
+_WARNED_MAX = 10_000
 
 
 def _key_configuration() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -76,6 +80,7 @@ def newest_fernet() -> Fernet:
 def clear_key_cache() -> None:
     """Forget every derived key: ours, and the library's per-field cache (for fields of the library's own classes)."""
     _derived_keys.cache_clear()
+    _warned.clear()
     for _model, model_field in encrypted_fields():
         model_field.__dict__.pop("keys", None)
         model_field.__dict__.pop("f", None)
@@ -109,13 +114,27 @@ class EncryptedCharField(EncryptedFieldMixin, models.CharField):
             try:
                 return self.f.decrypt(value.encode("utf-8")).decode("utf-8")
             except InvalidToken:
-                # A token no configured key opens: an old key was removed before rotate_encryption_keys ran.
-                logger.warning(
-                    "encrypted value cannot be decrypted with the configured keys",
-                    extra={"model": getattr(self, "model", None) and self.model._meta.label, "field": self.name},
-                )
-                return value
+                # A token no configured key opens: an old key was removed before rotate_encryption_keys ran, or
+                # SECRET_KEY was changed without SECRET_KEY_FALLBACKS. Read as empty (never the token itself, which
+                # would be shown and saved as if it were the value); ``manage.py preflight`` fails on it.
+                self._warn_undecryptable(value)
+                return None
         return models.CharField.to_python(self, value)
+
+    def _warn_undecryptable(self, token: str) -> None:
+        """One warning per field and stored value (a row's token), without the value."""
+        label = self.model._meta.label if getattr(self, "model", None) else ""
+        key = (label, self.name, hashlib.sha256(token.encode("utf-8")).hexdigest())
+        if key in _warned:
+            return
+        if len(_warned) >= _WARNED_MAX:
+            _warned.clear()
+        _warned.add(key)
+        logger.warning(
+            "encrypted value cannot be decrypted with the configured keys: read as empty "
+            "(see manage.py rotate_encryption_keys)",
+            extra={"model": label, "field": self.name},
+        )
 
     def clean(self, value, model_instance):
         # Form values are clear text already (to_python only decrypts values that are tokens).
@@ -152,11 +171,14 @@ class RotationCount:
     unreadable: list[object] = field(default_factory=list)
 
 
-def rotate_field(model: type[models.Model], model_field: models.Field, *, batch_size: int = 500) -> RotationCount:
+def rotate_field(
+    model: type[models.Model], model_field: models.Field, *, batch_size: int = 500, dry_run: bool = False
+) -> RotationCount:
     """Re-encrypt one column with the newest key, ``batch_size`` rows per transaction.
 
     Values the newest key opens already are left alone (running it twice changes nothing); values no key
-    opens are counted by primary key and never written.
+    opens are counted by primary key and never written. ``dry_run``: only count (``rotated`` is then what
+    would be re-encrypted), write nothing.
     """
     count = RotationCount(table=model._meta.db_table, column=model_field.column)
     newest, every = newest_fernet(), multi_fernet()
@@ -186,6 +208,9 @@ def rotate_field(model: type[models.Model], model_field: models.Field, *, batch_
             except InvalidToken:
                 count.unreadable.append(pk)
                 continue
+            if dry_run:
+                count.rotated += 1
+                continue
             row = model(**{pk_name: pk})
             setattr(row, model_field.attname, Value(rotated, output_field=TextField()))
             changed.append(row)
@@ -195,6 +220,14 @@ def rotate_field(model: type[models.Model], model_field: models.Field, *, batch_
             count.rotated += len(changed)
 
 
-def rotate_all(*, batch_size: int = 500) -> list[RotationCount]:
-    """Re-encrypt every encrypted value (main and history tables) with the newest key."""
-    return [rotate_field(model, model_field, batch_size=batch_size) for model, model_field in encrypted_fields()]
+def rotate_all(*, batch_size: int = 500, dry_run: bool = False) -> list[RotationCount]:
+    """Re-encrypt every encrypted value (main and history tables) with the newest key (``dry_run``: only count)."""
+    return [
+        rotate_field(model, model_field, batch_size=batch_size, dry_run=dry_run)
+        for model, model_field in encrypted_fields()
+    ]
+
+
+def undecryptable_values() -> list[RotationCount]:
+    """The columns holding values no configured key opens (``unreadable``: their primary keys); nothing is written."""
+    return [count for count in rotate_all(dry_run=True) if count.unreadable]

@@ -208,7 +208,9 @@ def _update_average_costs(lines: Sequence[StockLine], levels: dict[Key, StockLev
             per_product[line.product_id].append(line)
     if not per_product:
         return
-    products = Product.objects.select_for_update().filter(pk__in=per_product).order_by("pk")
+    # FOR NO KEY UPDATE: the cost is not a key, and a plain FOR UPDATE would also block the foreign-key
+    # checks of concurrent issues inserting movements of this product (a deadlock seen on PostgreSQL).
+    products = Product.objects.select_for_update(no_key=True).filter(pk__in=per_product).order_by("pk")
     on_hand = dict(
         StockLevel.objects.filter(product_id__in=per_product)
         .order_by()

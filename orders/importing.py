@@ -10,7 +10,8 @@ shipped and delivered orders get a shipment record but no movement (the goods
 left before today's opening balance), received purchase orders get their
 received quantities but no receipt movement. Only *confirmed* sales orders
 touch stock, by reserving what is available now (oldest order first; the
-rest is backordered), so that they can be shipped from here on.
+rest is backordered), so that they can be shipped from here on, and are held to
+the customer's credit limit like a confirmation (``credit_exposure``).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ from orders.models import (
     ShipmentStatus,
 )
 from orders.services._common import _user_or_none
-from orders.services.customers import customer_check_field_rights
-from orders.services.sales import _reserve_many
+from orders.services.customers import customer_check_field_rights, customer_check_new_field_rights
+from orders.services.sales import _reserve_many, credit_exposure, may_override_credit
 
 Row = Mapping[str, Any]
 ZERO = Decimal("0")
@@ -310,7 +311,10 @@ def customers_import(*, rows: Sequence[Row], user, first_row: int = 2) -> Import
     for number, values in parsed:
         # The rule of orders.services.customer_check_field_rights (credit limit, tax exemption: Manager/Admin).
         try:
-            customer_check_field_rights(user=user, customer=existing.get(values["code"]), fields=values)
+            if values["code"] in existing:
+                customer_check_field_rights(user=user, customer=existing[values["code"]], fields=values)
+            else:  # a new customer: no credit (0) unless the user may set a limit
+                values = customer_check_new_field_rights(user=user, fields=values)
         except FieldChangeRefused as refused:
             for attribute in refused.fields:
                 checker.error(number, attribute, "only a Manager or Admin may change it")
@@ -364,6 +368,8 @@ class _SalesOrderPlan:
     shipped_date: date | None = None
     carrier: Carrier | None = None
     tracking_number: str = ""
+    row: int = 0  # the order's first row in the file
+    priced: bool = False  # every row of the order was good: its totals are known
 
 
 @transaction.atomic
@@ -458,9 +464,52 @@ def sales_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> Imp
                 checker.error(
                     head_number, "order_number", f"the order total {order.total:,} must be at most {MAX_AMOUNT:,}"
                 )
-        plans.append(_SalesOrderPlan(order, lines, shipped_date or order_date, carrier, cells.text("tracking_number")))
+        plans.append(
+            _SalesOrderPlan(
+                order,
+                lines,
+                shipped_date or order_date,
+                carrier,
+                cells.text("tracking_number"),
+                row=head_number,
+                priced=len(checker.errors) == errors_before,
+            )
+        )
+    _check_credit(checker, plans, user)
     checker.raise_if_any()
     return _write_sales_orders(plans, user)
+
+
+def _check_credit(checker: _Rows, plans: list[_SalesOrderPlan], user) -> None:
+    """Imported open orders (confirmed) count toward their customer's open value: the rule of confirmation
+    (``orders.services.sales.credit_exposure``), per customer for the file's open orders together.
+
+    Over the limit: a row error, unless the user may override credit limits (or is the system, ``None``); the
+    orders then record the override like a confirmation does (reason "Imported by <user>", and who).
+    """
+    by_customer: dict[int, list[_SalesOrderPlan]] = defaultdict(list)
+    for plan in plans:
+        if plan.priced and plan.order.customer_id is not None and plan.order.status in SalesOrderStatus.OPEN:
+            by_customer[plan.order.customer_id].append(plan)
+    for customer_plans in by_customer.values():
+        amount = sum((plan.order.total for plan in customer_plans), ZERO)
+        check = credit_exposure(customer=customer_plans[0].order.customer, amount=amount)
+        if check is None or not check.over:
+            continue
+        if user is None or may_override_credit(user):  # user=None: the system (demo data, commands)
+            who = user.get_username() if user is not None else "the system"
+            for plan in customer_plans:
+                plan.order.credit_override_reason = f"Imported by {who}"
+                plan.order.credit_override_by = _user_or_none(user)
+            continue
+        numbers = ", ".join(plan.order.number for plan in customer_plans)
+        checker.error(
+            customer_plans[0].row,
+            "customer",
+            f"{numbers} would take {check.customer.code}'s open orders to {check.exposure:,} "
+            f"({check.open_value:,} already open + {amount:,} in this file), over the credit limit of "
+            f"{check.credit_limit:,} by {check.excess:,}: only a Manager may import orders over a credit limit",
+        )
 
 
 def _price_sales_order(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:

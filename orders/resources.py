@@ -15,11 +15,18 @@ from import_export import fields, resources
 from backoffice.field_rights import ProtectedFieldsResourceMixin
 from inventory.resources import NumberWidget, StrictImportMixin, YesNoWidget
 from orders.models import Customer, PurchaseOrderLine, SalesOrderLine
-from orders.services.customers import CHANGE_TAX_ID_PERM, CUSTOMER_PROTECTED_FIELDS, customer_check_field_rights
+from orders.services.customers import (
+    CHANGE_TAX_ID_PERM,
+    CUSTOMER_PROTECTED_FIELDS,
+    customer_check_field_rights,
+    customer_check_new_field_rights,
+    customer_new_credit_fields,
+)
 
 
 class CustomerResource(ProtectedFieldsResourceMixin, StrictImportMixin, resources.ModelResource):
-    """Customers keyed by code (stored upper-case); an empty credit limit means no limit.
+    """Customers keyed by code (stored upper-case); an empty credit limit means no limit (a new customer imported
+    by a user who may not set credit limits gets 0: ``orders.services.customer_new_credit_fields``).
 
     Credit limit, tax exemption and VAT number follow ``orders.services.customer_check_field_rights``: a user without
     the permission gets a row error naming the column when a row changes one (a new row may leave them empty), and
@@ -80,7 +87,16 @@ class CustomerResource(ProtectedFieldsResourceMixin, StrictImportMixin, resource
         report_skipped = True
 
     def check_field_rights(self, *, current, values) -> None:
-        customer_check_field_rights(user=self.user, customer=current, fields=values)
+        if current is None:
+            customer_check_new_field_rights(user=self.user, fields=values)
+        else:
+            customer_check_field_rights(user=self.user, customer=current, fields=values)
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        if not instance.pk:  # a new customer: no credit (0) unless the user may set a limit
+            values = customer_new_credit_fields(user=self.user, fields={"credit_limit": instance.credit_limit})
+            instance.credit_limit = values["credit_limit"]
+        super().validate_instance(instance, import_validation_errors, validate_unique)
 
     def before_import_row(self, row, row_number=None, **kwargs):
         if isinstance(row.get("code"), str):

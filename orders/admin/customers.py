@@ -15,6 +15,7 @@ from backoffice.admin_tools import (
     ImportExportAdminMixin,
     SafeHistoryAdminMixin,
 )
+from backoffice.field_rights import may
 from backoffice.field_rights_admin import ProtectedFieldsAdminMixin, masked_display
 from backoffice.scoping import scope_queryset
 from orders import resources, services
@@ -74,6 +75,26 @@ class CustomerAdmin(
         (_("Credit and tax"), {"fields": ["credit_limit", "tax_exempt", "tax_id"]}),
     ]
     tax_id_masked = masked_display("tax_id", _("VAT number"))
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None or may(request.user, services.CHANGE_CREDIT_PERM):
+            return fieldsets
+        # A new customer added by Sales gets no credit (services.customer_new_credit_fields): say so.
+        return [
+            (name, {**options, "fields": ["new_credit_limit" if f == "credit_limit" else f for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is None and not may(request.user, services.CHANGE_CREDIT_PERM):
+            readonly.append("new_credit_limit")
+        return readonly
+
+    @display(description=_("credit limit"))
+    def new_credit_limit(self, obj):
+        return _("%(limit)s — a Manager sets the credit limit") % {"limit": services.NO_CREDIT}
 
     def get_queryset(self, request):
         # Counted over the orders this user may see (backoffice.scoping).

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from backoffice.errors import ValidationFailed
-from backoffice.field_rights import check_field_rights
+from backoffice.field_rights import check_field_rights, may
 from backoffice.history import save_with_user
 from orders.models import (
     Customer,
@@ -41,7 +41,7 @@ CUSTOMER_FIELDS = {
 
 # Fields only some roles may change (docs/security.md "Credit limit and tax exemption"): Manager and Admin have
 # these permissions (backoffice/roles.py). Sales may still create customers: these fields then keep their defaults
-# (no credit limit, not tax-exempt, no VAT number) until a Manager sets them.
+# (not tax-exempt, no VAT number) and the credit limit is 0, no credit, until a Manager sets one.
 CHANGE_CREDIT_PERM = "orders.change_customer_credit"
 CHANGE_TAX_ID_PERM = "orders.change_customer_tax_id"
 CUSTOMER_PROTECTED_FIELDS = {
@@ -60,6 +60,34 @@ def customer_check_field_rights(*, user, customer: Customer | None, fields: dict
     check_field_rights(user, model=Customer, current=customer, values=fields, rules=CUSTOMER_PROTECTED_FIELDS)
 
 
+NO_CREDIT = Decimal("0.00")
+
+
+def customer_new_credit_fields(*, user, fields: dict) -> dict:
+    """``fields`` for a new customer, with the credit limit a user without ``CHANGE_CREDIT_PERM`` gets: 0.
+
+    ``credit_limit=None`` means unlimited credit, so a customer created by Sales (limit left empty, or 0) has no
+    credit until a Manager sets a limit: its orders need a Manager's credit override to be confirmed. Managers and
+    Admins (and the system, ``user=None``) choose freely. Any other limit is left in ``fields``, for
+    ``customer_check_field_rights`` to refuse. The admin, ``customer_create`` and both customer imports use it.
+    """
+    if may(user, CHANGE_CREDIT_PERM):
+        return fields
+    requested = fields.get("credit_limit")
+    if requested in (None, "") or requested == 0:
+        return {**fields, "credit_limit": NO_CREDIT}
+    return fields
+
+
+def customer_check_new_field_rights(*, user, fields: dict) -> dict:
+    """``customer_check_field_rights`` for a new customer; returns the fields with ``customer_new_credit_fields``."""
+    values = customer_new_credit_fields(user=user, fields=fields)
+    customer_check_field_rights(
+        user=user, customer=None, fields={k: v for k, v in values.items() if v is not NO_CREDIT}
+    )
+    return values
+
+
 def _normalise_customer(customer: Customer) -> None:
     customer.code = (customer.code or "").strip().upper()
     customer.name = (customer.name or "").strip()
@@ -72,9 +100,10 @@ def _normalise_customer(customer: Customer) -> None:
 def customer_create(*, user, **fields) -> Customer:
     """A new customer; the code is stored upper-case and must be unique.
 
-    Credit limit, tax exemption and VAT number other than their defaults need ``CUSTOMER_PROTECTED_FIELDS``' rights.
+    Credit limit, tax exemption and VAT number other than their defaults need ``CUSTOMER_PROTECTED_FIELDS``' rights;
+    without the credit right the credit limit is 0 (``customer_new_credit_fields``).
     """
-    customer_check_field_rights(user=user, customer=None, fields=fields)
+    fields = customer_check_new_field_rights(user=user, fields=fields)
     customer = Customer()
     _set_fields(customer, fields, CUSTOMER_FIELDS)
     _normalise_customer(customer)

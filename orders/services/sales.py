@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -241,30 +242,70 @@ def _confirmation_problems(order: SalesOrder, lines: Sequence[SalesOrderLine]) -
     return problems
 
 
+@dataclass(frozen=True)
+class CreditExposure:
+    """A customer's open orders plus ``amount``, against its credit limit (``over``: above it)."""
+
+    customer: Customer
+    credit_limit: Decimal
+    open_value: Decimal
+    amount: Decimal
+
+    @property
+    def exposure(self) -> Decimal:
+        return self.open_value + self.amount
+
+    @property
+    def excess(self) -> Decimal:
+        return self.exposure - self.credit_limit
+
+    @property
+    def over(self) -> bool:
+        return self.exposure > self.credit_limit
+
+
+def credit_exposure(
+    *, customer: Customer, amount: Decimal, exclude_order_id: int | None = None
+) -> CreditExposure | None:
+    """The credit rule (one place for confirmation and the historical import): the customer's open orders
+    (``customer_open_order_value``, minus ``exclude_order_id``) plus ``amount`` must stay within its credit limit;
+    over it, only a user with ``OVERRIDE_CREDIT_PERM`` may go ahead. ``None``: no limit (unlimited credit).
+
+    Locks the customer row, serialising the checks of one customer, inside the caller's transaction.
+    """
+    if customer.credit_limit is None:
+        return None
+    customer = _locked(Customer, customer.pk)
+    if customer.credit_limit is None:
+        return None
+    open_value = customer_open_order_value(customer=customer, exclude_order_id=exclude_order_id)
+    return CreditExposure(customer=customer, credit_limit=customer.credit_limit, open_value=open_value, amount=amount)
+
+
+def may_override_credit(user) -> bool:
+    return user is not None and user.has_perm(OVERRIDE_CREDIT_PERM)
+
+
 def _check_credit(order: SalesOrder, user, reason: str) -> None:
     """Open orders + this one must stay within the limit, unless a Manager overrides it."""
-    customer = order.customer
-    if customer.credit_limit is None:
+    check = credit_exposure(customer=order.customer, amount=order.total, exclude_order_id=order.pk)
+    if check is None or not check.over:
         return
-    customer = _locked(Customer, customer.pk)  # serialise confirmations of one customer
-    open_value = customer_open_order_value(customer=customer, exclude_order_id=order.pk)
-    exposure = open_value + order.total
-    if exposure <= customer.credit_limit:
-        return
+    customer, exposure = check.customer, check.exposure
     data = {
         "customer": customer.code,
-        "credit_limit": str(customer.credit_limit),
-        "open_orders": str(open_value),
+        "credit_limit": str(check.credit_limit),
+        "open_orders": str(check.open_value),
         "order_total": str(order.total),
-        "excess": str(exposure - customer.credit_limit),
+        "excess": str(check.excess),
     }
     summary = (
         f"{order.number} ({order.total}) would take {customer.code}'s open orders to {exposure}, "
-        f"over the credit limit of {customer.credit_limit} by {exposure - customer.credit_limit}"
+        f"over the credit limit of {check.credit_limit} by {check.excess}"
     )
     if not reason.strip():
         raise CreditLimitExceeded(f"{summary}. A Manager can confirm it with a reason.", **data)
-    if user is None or not user.has_perm(OVERRIDE_CREDIT_PERM):
+    if not may_override_credit(user):
         raise CreditLimitExceeded(f"{summary}. Only a Manager may override a credit limit.", **data)
     order.credit_override_reason = reason.strip()
     order.credit_override_by = user

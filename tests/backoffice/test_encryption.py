@@ -423,3 +423,46 @@ def test_keys_come_from_the_environment_newest_first(tmp_path):
     development = run_python(django_env(tmp_path, DJANGO_DEBUG="true", FIELD_ENCRYPTION_KEYS=""), "-c", code)
     assert development.returncode == 0, development.stderr
     assert "dev-only-field-encryption-key" in development.stdout
+
+
+# Values no configured key opens ---------------------------------------------------------------------
+
+
+def test_an_undecryptable_value_reads_as_empty_not_as_the_token(customer_with_vat, settings, client, make_user, caplog):
+    settings.SALT_KEY = [NEW_KEY]  # the old key removed before rotating
+
+    with caplog.at_level("WARNING", logger="backoffice.encryption"):
+        customer = Customer.objects.get(pk=customer_with_vat.pk)
+        Customer.objects.get(pk=customer_with_vat.pk)  # read again: no second warning
+
+    assert customer.tax_id is None
+    assert list(customer_with_vat.history.values_list("tax_id", flat=True)) == [None, None]
+    warned = [(r.model, r.field) for r in caplog.records if "cannot be decrypted" in r.getMessage()]
+    # Once per field and row (the customer read twice; its two history rows), never the value itself.
+    assert sorted(warned) == [("orders.Customer", "tax_id")] + [("orders.HistoricalCustomer", "tax_id")] * 2
+    token = raw_values("orders_customer", "tax_id")[0]
+    assert token not in caplog.text and VAT_2 not in caplog.text
+
+    client.force_login(make_user("Manager"))
+    response = client.get(reverse("admin:orders_customer_change", args=[customer.pk]))
+    assert response.status_code == 200
+    assert encryption.TOKEN_PREFIX not in page_text(response)  # the Manager never sees the token as the VAT number
+
+
+def test_preflight_fails_when_a_value_cannot_be_decrypted(customer_with_vat, settings, tmp_path):
+    settings.BACKUP_DIR = tmp_path / "backups"
+    skips = ["--skip", "deploy settings", "--skip", "API schema", "--skip", "migrations complete"]
+    before = sorted(all_raw("customer"))
+    settings.SALT_KEY = [NEW_KEY]
+
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="encrypted values"):
+        call_command("preflight", *skips, stdout=out)
+    assert "FAIL  encrypted values: 3 encrypted values cannot be decrypted" in out.getvalue()
+    assert "orders_customer.tax_id: 1" in out.getvalue()
+    assert sorted(all_raw("customer")) == before  # counted, nothing written
+
+    settings.SALT_KEY = [NEW_KEY, OLD_KEY]  # the key put back: the check passes
+    out = io.StringIO()
+    call_command("preflight", *skips, stdout=out)
+    assert "OK    encrypted values: every encrypted value can be decrypted" in out.getvalue()

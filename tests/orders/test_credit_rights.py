@@ -19,8 +19,8 @@ from django.urls import reverse
 
 from backoffice.errors import CreditLimitExceeded, ImportRejected
 from backoffice.field_rights import FieldChangeRefused
-from orders.importing import customers_import
-from orders.models import Customer, SalesOrderStatus
+from orders.importing import customers_import, sales_orders_import
+from orders.models import Customer, SalesOrder, SalesOrderStatus
 from orders.services import (
     customer_create,
     customer_update,
@@ -109,14 +109,15 @@ def test_sales_may_edit_other_fields_and_pass_the_current_values(limited, sales_
     assert (limited.name, limited.credit_limit) == ("Limited AG", Decimal("100.00"))
 
 
-def test_sales_creates_customers_with_the_defaults_only(db, sales_user):
+def test_sales_creates_customers_with_no_credit_and_the_other_defaults(db, sales_user):
     created = customer_create(user=sales_user, code="new1", name="New one")
-    assert (created.credit_limit, created.tax_exempt) == (None, False)
+    assert (created.credit_limit, created.tax_exempt) == (Decimal("0.00"), False)  # not None: unlimited
+    assert customer_create(user=sales_user, code="new0", name="Zero", credit_limit=Decimal("0")).credit_limit == 0
     with pytest.raises(FieldChangeRefused, match="tax exempt"):
         customer_create(user=sales_user, code="new2", name="New two", tax_exempt=True)
     with pytest.raises(FieldChangeRefused, match="credit limit"):
         customer_create(user=sales_user, code="new3", name="New three", credit_limit=Decimal("50"))
-    assert set(Customer.objects.values_list("code", flat=True)) == {"NEW1"}
+    assert set(Customer.objects.values_list("code", flat=True)) == {"NEW1", "NEW0"}
 
 
 @pytest.mark.parametrize("role", ["Manager", "Admin", None])
@@ -159,11 +160,24 @@ def test_sales_admin_post_cannot_clear_the_limit_or_set_tax_exemption(client, li
 
 def test_sales_admin_add_form_keeps_the_defaults(client, db, sales_user):
     client.force_login(sales_user)
+    form = client.get(reverse("admin:orders_customer_add"))
+    assert "0.00 — a Manager sets the credit limit" in page_text(form)
+    assert "credit_limit" not in form.context["adminform"].form.fields
     customer = Customer(code="ADDED", name="Added")
     response = client.post(reverse("admin:orders_customer_add"), form_data(customer, credit_limit="1", tax_exempt="on"))
     assert response.status_code == 302
     added = Customer.objects.get(code="ADDED")
-    assert (added.credit_limit, added.tax_exempt) == (None, False)
+    assert (added.credit_limit, added.tax_exempt) == (Decimal("0.00"), False)
+
+
+def test_manager_admin_add_form_chooses_the_limit_freely(client, db, manager):
+    client.force_login(manager)
+    form = client.get(reverse("admin:orders_customer_add"))
+    assert "credit_limit" in form.context["adminform"].form.fields
+    assert "a Manager sets the credit limit" not in page_text(form)
+    response = client.post(reverse("admin:orders_customer_add"), form_data(Customer(code="FREE", name="Free")))
+    assert response.status_code == 302
+    assert Customer.objects.get(code="FREE").credit_limit is None  # left empty by a Manager: no limit
 
 
 def test_manager_changes_the_limit_in_the_admin_and_history_shows_who(client, limited, manager):
@@ -247,7 +261,7 @@ def test_sales_import_with_unchanged_protected_values_goes_through(client, limit
     limited.refresh_from_db()
     assert (limited.name, limited.credit_limit) == ("Limited AG", Decimal("100.00"))
     new = Customer.objects.get(code="NEWCO")
-    assert (new.credit_limit, new.tax_exempt) == (None, False)
+    assert (new.credit_limit, new.tax_exempt) == (Decimal("0.00"), False)  # no credit until a Manager sets it
     assert new.history.get().history_user == sales_user
 
 
@@ -271,3 +285,95 @@ def test_historical_customer_import_applies_the_same_rule(limited, sales_user, m
     customers_import(rows=[{"code": "LIMIT", "name": "Limited GmbH", "credit_limit": "300"}], user=manager)
     limited.refresh_from_db()
     assert limited.credit_limit == Decimal("300.00")
+
+
+# A customer created by Sales has no credit (0) until a Manager sets a limit ------------------------
+
+
+def test_sales_cannot_confirm_for_a_customer_it_created_until_a_manager_approves(
+    db, warehouse, sales_user, manager, product_with_stock
+):
+    """Before: the new customer's limit was empty (unlimited), so Sales confirmed any amount."""
+    customer = customer_create(user=sales_user, code="fresh", name="Fresh Ltd")
+    order = sales_order_create(customer=customer, warehouse=warehouse, user=sales_user)
+    product = product_with_stock(50, sale_price=Decimal("10"), tax_rate=Decimal("0"))
+    sales_order_line_add(order=order, product=product, quantity=1, user=sales_user)
+
+    with pytest.raises(CreditLimitExceeded, match="credit limit of 0.00"):
+        sales_order_confirm(order=order, user=sales_user)
+    confirmed = sales_order_confirm(order=order, user=manager, credit_override_reason="Prepaid")
+    assert (confirmed.status, confirmed.credit_override_by) == (SalesOrderStatus.CONFIRMED, manager)
+
+
+@pytest.mark.parametrize("role", ["Manager", "Admin"])
+def test_manager_and_admin_still_create_customers_without_a_limit(db, make_user, role):
+    user = make_user(role)
+    assert customer_create(user=user, code="open", name="Open").credit_limit is None
+    assert customer_create(user=user, code="set", name="Set", credit_limit=Decimal("50")).credit_limit == 50
+
+
+def test_historical_customer_import_by_sales_gives_new_customers_no_credit(db, sales_user, manager):
+    customers_import(rows=[{"code": "NEWA", "name": "New A"}, {"code": "NEWB", "name": "New B"}], user=sales_user)
+    assert set(Customer.objects.values_list("credit_limit", flat=True)) == {Decimal("0.00")}
+    customers_import(rows=[{"code": "NEWC", "name": "New C"}], user=manager)
+    assert Customer.objects.get(code="NEWC").credit_limit is None
+
+
+# Historical order import: confirmed orders are held to the credit limit ---------------------------
+
+
+def order_row(number, *, status="confirmed", quantity=4, customer="LIMIT"):
+    """One line of 10.00 × quantity, no tax, no shipping: the order total is 10 × quantity."""
+    return {
+        "order_number": number,
+        "customer": customer,
+        "warehouse": "MAIN",
+        "status": status,
+        "order_date": "2024-01-02",
+        "sku": "TEN",
+        "quantity": str(quantity),
+        "unit_price": "10.00",
+        "tax_rate": "0",
+    }
+
+
+@pytest.fixture
+def ten(product_with_stock):
+    return product_with_stock(100, sku="TEN", sale_price=Decimal("10"), tax_rate=Decimal("0"))
+
+
+def test_sales_cannot_import_confirmed_orders_over_the_limit(limited, warehouse, ten, sales_user, manager):
+    """Before: the import reserved stock for a confirmed order of 120.00 against a limit of 100.00."""
+    sales_orders_import(rows=[order_row("OLD-1", quantity=3)], user=manager)  # 30.00 already open (within)
+
+    rows = [order_row("NEW-1", quantity=4), order_row("NEW-2", quantity=4)]  # 40 + 40: each fits alone
+    with pytest.raises(ImportRejected) as refused:
+        sales_orders_import(rows=rows, user=sales_user)
+
+    [error] = refused.value.data["errors"]
+    assert (error["row"], error["column"]) == (2, "customer")
+    reason = error["reason"]
+    assert "NEW-1, NEW-2" in reason and "LIMIT" in reason
+    assert "credit limit of 100.00" in reason and "open orders to 110.00" in reason
+    assert not SalesOrder.objects.filter(number__in=["NEW-1", "NEW-2"]).exists()  # all or nothing
+
+
+def test_a_manager_imports_them_and_the_override_is_recorded(limited, warehouse, ten, manager):
+    sales_orders_import(rows=[order_row("BIG-1", quantity=12)], user=manager)
+
+    order = SalesOrder.objects.get(number="BIG-1")
+    assert (order.status, order.total) == (SalesOrderStatus.CONFIRMED, Decimal("120.00"))
+    assert (order.credit_override_reason, order.credit_override_by) == ("Imported by manager", manager)
+    assert order.lines.get().quantity_reserved == 12
+
+
+def test_closed_and_draft_orders_are_not_held_to_the_limit(limited, warehouse, ten, sales_user):
+    rows = [order_row("D-1", status="delivered", quantity=20), order_row("DR-1", status="draft", quantity=20)]
+    sales_orders_import(rows=rows, user=sales_user)
+    assert SalesOrder.objects.filter(number__in=["D-1", "DR-1"]).count() == 2
+    assert not SalesOrder.objects.exclude(credit_override_reason="").exists()
+
+
+def test_within_the_limit_sales_imports_confirmed_orders(limited, warehouse, ten, sales_user):
+    sales_orders_import(rows=[order_row("OK-1", quantity=10)], user=sales_user)  # exactly 100.00
+    assert SalesOrder.objects.get(number="OK-1").credit_override_reason == ""

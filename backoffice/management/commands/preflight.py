@@ -7,7 +7,9 @@
 3. every migration is applied to this database;
 4. the stock invariants hold (``check_stock``);
 5. the API schema is valid with no warnings (``spectacular --validate --fail-on-warn``);
-6. backups are configured (``BACKUP_DIR`` writable, nightly schedule declared).
+6. backups are configured (``BACKUP_DIR`` writable, nightly schedule declared);
+7. every encrypted value can be decrypted with the configured keys (the count of
+   ``rotate_encryption_keys``, nothing written).
 
 Exits 1 if any check fails.
 """
@@ -107,6 +109,28 @@ def backups_ready() -> tuple[bool, str]:
     return backups_configured()
 
 
+def encrypted_values_readable() -> tuple[bool, str]:
+    from backoffice.encryption import undecryptable_values
+
+    try:
+        unreadable = undecryptable_values()
+    except DatabaseError as exc:
+        return False, f"cannot read the encrypted fields (is the database migrated?): {exc}"
+    if unreadable:
+        total = sum(len(count.unreadable) for count in unreadable)
+        shown = "\n".join(
+            f"{count.table}.{count.column}: {len(count.unreadable)} (primary keys "
+            f"{', '.join(str(pk) for pk in count.unreadable[:10])})"
+            for count in unreadable
+        )
+        return False, (
+            f"{total} encrypted values cannot be decrypted with the configured keys (they read as empty): put the "
+            f"missing old key back at the end of FIELD_ENCRYPTION_KEYS (or the old SECRET_KEY into "
+            f"DJANGO_SECRET_KEY_FALLBACKS), then run manage.py rotate_encryption_keys\n{shown}"
+        )
+    return True, "every encrypted value can be decrypted"
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("deploy settings", deploy_check),
     ("migrations complete", migrations_complete),
@@ -114,11 +138,15 @@ CHECKS: list[tuple[str, Check]] = [
     ("stock invariants", stock_consistent),
     ("API schema", api_schema_valid),
     ("backups", backups_ready),
+    ("encrypted values", encrypted_values_readable),
 ]
 
 
 class Command(BaseCommand):
-    help = "Pre-deployment check: deploy settings, migrations, stock, API schema, backups. Exits 1 on any failure."
+    help = (
+        "Pre-deployment check: deploy settings, migrations, stock, API schema, backups, encrypted values. "
+        "Exits 1 on any failure."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--skip", action="append", default=[], help="Name of a check to skip (repeatable).")
