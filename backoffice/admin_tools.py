@@ -324,7 +324,9 @@ class ImportExportAdminMixin(SafeImportAdminMixin, StreamedExportMixin, ImportEx
     The preview (dry run) lists every bad row with its number, column and
     reason, and offers no confirm button while any row is bad. The confirm
     step rolls back on any error too (data may have changed in between).
-    Rows are saved one by one (no bulk mode) so history records the user.
+    Resources marked ``bulk_import = True`` (products) are validated and written
+    in bulk with their history (``backoffice.bulk_import``); the others are
+    saved row by row. Either way history records the user.
     """
 
     import_form_class = ImportForm

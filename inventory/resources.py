@@ -5,7 +5,9 @@ supplier codes), never by database ids. Imports are strict: a missing or
 unknown column stops the whole file; a bad number, an unknown category or a key
 repeated within the file marks the row invalid with its column and reason, and
 the admin writes nothing while any row is invalid. Rows are saved one at a time
-(no bulk mode) so simple-history records who imported what; an updated row
+(no bulk mode) so simple-history records who imported what — except for a
+resource with ``bulk_import = True`` (products), which the engine validates and
+writes in bulk, with history, through ``backoffice.bulk_import``; an updated row
 saves only the columns present in the file, so counters maintained elsewhere
 (on-hand, allocated, average cost) are never overwritten.
 """
@@ -241,7 +243,13 @@ class CategoryResource(StrictImportMixin, resources.ModelResource):
 
 
 class ProductResource(StrictImportMixin, resources.ModelResource):
-    """Products keyed by SKU; the category is given by name and must exist."""
+    """Products keyed by SKU; the category is given by name and must exist.
+
+    Imported through the bulk path of the engine (``backoffice.bulk_import``): same checks and
+    messages, a constant number of queries per batch, bulk writes with history.
+    """
+
+    bulk_import = True
 
     sku = fields.Field(attribute="sku", column_name="sku")
     name = fields.Field(attribute="name", column_name="name")
@@ -361,6 +369,11 @@ class SupplierResource(ProtectedFieldsResourceMixin, StrictImportMixin, resource
         clean_model_instances = True
         skip_unchanged = True
         report_skipped = True
+
+    def before_import_row(self, row, row_number=None, **kwargs):
+        if isinstance(row.get("bank_account"), str) and not row["bank_account"].strip():
+            row["bank_account"] = None  # no IBAN is NULL (as an empty XLSX cell reads), not ""
+        super().before_import_row(row, row_number=row_number, **kwargs)
 
 
 class SupplierProductResource(StrictImportMixin, resources.ModelResource):
