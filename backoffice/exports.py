@@ -140,6 +140,15 @@ def neutralise_formula(text: str) -> str:
     return "'" + text if starts_like_formula(text) else text
 
 
+def restore_formula_text(text: str) -> str:
+    """The inverse of ``neutralise_formula`` for text read back from a CSV file: ``'+44 20…`` → ``+44 20…``.
+
+    Only a quote in front of a formula trigger is removed, so an export imported again is unchanged."""
+    if text.startswith("'") and starts_like_formula(text[1:]):
+        return text[1:]
+    return text
+
+
 # ---------------------------------------------------------------------------
 # Values by type
 

@@ -34,6 +34,7 @@ import tablib
 from django.conf import settings
 
 from backoffice.errors import BusinessError
+from backoffice.exports import restore_formula_text
 
 CSV, XLSX = "csv", "xlsx"
 FORMATS_BY_EXTENSION = {".csv": CSV, ".xlsx": XLSX}
@@ -199,6 +200,8 @@ def _read_csv(data: bytes, name: str, limits: UploadLimits) -> Sheet:
                 continue
             if not cells:
                 continue
+            # Our CSV exports quote text that starts like a formula; read such cells back as they were.
+            cells = [restore_formula_text(cell) for cell in cells]
             rows.append(_fit(cells, len(headers), reader.line_num, name, limits, ""))
             if len(rows) > limits.max_rows:
                 raise _too_many_rows(name, limits)

@@ -101,6 +101,8 @@ class CustomerResource(ProtectedFieldsResourceMixin, StrictImportMixin, resource
     def before_import_row(self, row, row_number=None, **kwargs):
         if isinstance(row.get("code"), str):
             row["code"] = row["code"].strip().upper()
+        if isinstance(row.get("tax_id"), str) and not row["tax_id"].strip():
+            row["tax_id"] = None  # no VAT number is NULL (as an empty XLSX cell reads), not ""
         super().before_import_row(row, row_number=row_number, **kwargs)
 
 

@@ -389,6 +389,17 @@ def test_an_export_reimports_with_nothing_changed(admin_client, catalogue, file_
     assert outcome.unchanged == Product.objects.count() == 3
 
 
+def test_a_csv_export_of_formula_like_names_reimports_unchanged(admin_client, hostile_products):
+    """CSV carries the neutralising quote in the text; the import removes exactly that quote again."""
+    Product.objects.filter(name__in=["\tx", "\rx"]).delete()  # imports strip surrounding whitespace
+    exported = body(export(admin_client, "product", CSV_FORMAT))
+    assert "'=HYPERLINK" in exported.decode("utf-8-sig")
+
+    outcome = import_preview(admin_client, "products.csv", exported, CSV_FORMAT).context["outcome"]
+
+    assert (outcome.new, outcome.updated, outcome.error_count, outcome.unchanged) == (0, 0, 0, 4)
+
+
 def test_an_xlsx_export_of_formula_like_names_reimports_unchanged(admin_client, hostile_products):
     """In XLSX the quote prefix is a cell style: the text itself is kept, so the round trip is exact."""
     Product.objects.filter(name__in=["\tx", "\rx"]).delete()  # imports strip surrounding whitespace

@@ -1,0 +1,331 @@
+"""What ``manage.py import_data`` and ``manage.py export_data`` run: the admin's import engine, from a shell.
+
+There is no second engine: a file is read by ``backoffice.uploads.read_upload``
+(the same limits, encodings and XLSX checks as an upload), validated and
+written by ``backoffice.imports`` through the same targets the admin uses (the
+inventory and order resources, the historical order imports of
+``orders.views``), all or nothing. Exports write the columns those imports read
+through ``backoffice.exports.write_export``, so an export imported again
+unchanged writes nothing.
+
+``RESOURCES`` maps the command-line names to them (stock counts and opening
+balances: ``inventory.stock_imports``; they are import-only).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
+from django.db import models
+from django.test.utils import override_settings
+from django.utils.module_loading import import_string
+from simple_history.models import HistoricalRecords
+
+from backoffice.errors import BusinessError
+from backoffice.exports import AUTO, Column
+from backoffice.imports import ImportTarget, Outcome, ResourceTarget, import_apply, import_validate
+from backoffice.uploads import Sheet, UploadRefused, file_format_for, read_upload
+
+EXISTS_REASON = "exists; use --update"
+ERROR_COLUMNS = ("row", "column", "value", "reason")
+TRUE_WORDS = {"true", "yes"}
+FALSE_WORDS = {"false", "no"}
+
+
+class DataCommandError(BusinessError):
+    """A usage error of the data commands (unknown resource, missing file, refused file, bad filter): exit 2."""
+
+    code = "data_command_usage"
+
+
+@dataclass(frozen=True)
+class DataResource:
+    """One ``RESOURCE`` name: how it is imported and exported.
+
+    ``resource`` is the import-export resource (dotted path) when the import is
+    a resource import (it is also the export); ``target`` a dotted path to an
+    ``ImportTarget`` instance otherwise (orders, stock counts, opening balances). ``lines`` says whether the
+    target numbers rows by their line in the file (the order imports) rather
+    than from 1 for the first data row (the resources).
+    """
+
+    name: str
+    resource: str = ""
+    target: str = ""
+    lines: bool = False
+
+    @property
+    def exportable(self) -> bool:
+        return bool(self.resource)
+
+    def import_target(self) -> ImportTarget:
+        if self.resource:
+            return ResourceTarget(import_string(self.resource))
+        return import_string(self.target)
+
+    def resource_class(self):
+        return import_string(self.resource)
+
+
+RESOURCES: dict[str, DataResource] = {
+    resource.name: resource
+    for resource in (
+        DataResource("products", resource="inventory.resources.ProductResource"),
+        DataResource("supplier-products", resource="inventory.resources.SupplierProductResource"),
+        DataResource("stock-counts", target="inventory.stock_imports.STOCK_COUNT_IMPORT"),
+        DataResource("opening-balances", target="inventory.stock_imports.OPENING_BALANCE_IMPORT"),
+        DataResource("reorder-settings", resource="inventory.resources.StockLevelResource"),
+        DataResource("customers", resource="orders.resources.CustomerResource"),
+        DataResource("suppliers", resource="inventory.resources.SupplierResource"),
+        DataResource("sales-orders", target="orders.views.SALES_ORDER_IMPORT", lines=True),
+        DataResource("purchase-orders", target="orders.views.PURCHASE_ORDER_IMPORT", lines=True),
+    )
+}
+
+
+def data_resource(name: str, *, for_export: bool = False) -> DataResource:
+    """The ``RESOURCE`` called ``name``; a ``DataCommandError`` naming the known ones otherwise."""
+    resource = RESOURCES.get(name)
+    if resource is None:
+        raise DataCommandError(f"Unknown resource '{name}'. Known resources: {', '.join(RESOURCES)}.")
+    if for_export and not resource.exportable:
+        exportable = ", ".join(r.name for r in RESOURCES.values() if r.exportable)
+        raise DataCommandError(f"'{name}' cannot be exported by export_data. Exportable resources: {exportable}.")
+    return resource
+
+
+# Import -------------------------------------------------------------------------------------------
+
+
+def read_file(path: Path) -> Sheet:
+    """The file read by the upload reader; ``DataCommandError`` with the reader's message if it is refused."""
+    if not path.is_file():
+        raise DataCommandError(f"No such file: {path}")
+    file_format = file_format_for(path.name)
+    if file_format is None:
+        raise DataCommandError(f"“{path.name}” is not a CSV or Excel (.xlsx) file.")
+    try:
+        with path.open("rb") as handle:
+            return read_upload(handle, file_format=file_format, name=path.name)
+    except UploadRefused as refused:
+        raise DataCommandError(refused.message) from None
+
+
+@contextmanager
+def history_user(user) -> Iterator[None]:
+    """History rows written meanwhile name ``user`` (None: the system), as the admin's request would."""
+    context = HistoricalRecords.context
+    previous = getattr(context, "request", None)
+    if user is None:
+        if previous is not None:
+            del context.request
+    else:
+        context.request = SimpleNamespace(user=user)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            context.request = previous
+        elif hasattr(context, "request"):
+            del context.request
+
+
+@dataclass
+class ImportReport:
+    """What ``run_import`` did: the engine's outcome, and every error with the value found in the file."""
+
+    outcome: Outcome
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _updated_rows(outcome: Outcome) -> list[int]:
+    """Numbers of the rows that would change an existing record (resource imports)."""
+    result = outcome.result
+    rows = getattr(result, "rows", None)
+    if rows is None:
+        return []
+    return [
+        getattr(row, "number", None) or index
+        for index, row in enumerate(rows, 1)
+        if getattr(row, "import_type", "") == "update"
+    ]
+
+
+def _key_column(resource: DataResource) -> str:
+    if not resource.resource:
+        return ""
+    instance = resource.resource_class()()
+    keys = [instance.fields[name].column_name for name in instance.get_import_id_fields()]
+    return keys[0] if keys else ""
+
+
+def _value(sheet: Sheet, resource: DataResource, row: int, column: str) -> str:
+    index = row - sheet.first_row if resource.lines else row - 1
+    if not column or column not in sheet.headers or not 0 <= index < len(sheet.rows):
+        return ""
+    value = sheet.rows[index][sheet.headers.index(column)]
+    return "" if value is None else str(value)
+
+
+def _with_values(errors, sheet: Sheet, resource: DataResource) -> list[dict[str, Any]]:
+    return [
+        {
+            "row": error["row"],
+            "column": error["column"],
+            "value": _value(sheet, resource, error["row"], error["column"]),
+            "reason": error["reason"],
+        }
+        for error in errors
+    ]
+
+
+def run_import(
+    resource: DataResource,
+    sheet: Sheet,
+    *,
+    user=None,
+    dry_run: bool = False,
+    update: bool = False,
+    stage: Callable[[str], None] | None = None,
+):
+    """Validate ``sheet`` and (unless ``dry_run``) import it, all or nothing, through the admin's engine.
+
+    Without ``update`` a row that would change an existing record is an error
+    (``EXISTS_REASON``) and nothing is written. Every error is kept (the admin
+    shows the first ``IMPORT_PREVIEW_MAX_ERRORS``; the errors file lists all).
+    ``stage`` is told "validating" and "importing" as the engine's passes start.
+    """
+    target = resource.import_target()
+    stage = stage or (lambda name: None)
+    with history_user(user), override_settings(IMPORT_PREVIEW_MAX_ERRORS=sys.maxsize):
+        if update and not dry_run:
+            stage("importing")
+            outcome = import_apply(sheet=sheet, target=target, user=user)
+            report = ImportReport(outcome, written=outcome.ok)
+        else:
+            stage("validating")
+            outcome = import_validate(sheet=sheet, target=target, user=user)
+            report = ImportReport(outcome)
+            if not update and outcome.updated:
+                column = _key_column(resource)
+                rows = _updated_rows(outcome) or [0]
+                extra = [{"row": row, "column": column, "reason": EXISTS_REASON} for row in rows]
+                outcome.errors = sorted(list(outcome.errors) + extra, key=lambda e: (e["row"], e["column"]))
+                outcome.error_count += len(extra)
+            if outcome.ok and not dry_run:
+                stage("importing")
+                outcome = import_apply(sheet=sheet, target=target, user=user)
+                report = ImportReport(outcome, written=outcome.ok)
+    if outcome.message and not outcome.errors:
+        outcome.errors = [{"row": 0, "column": "", "reason": outcome.message}]
+    report.errors = _with_values(outcome.errors, sheet, resource)
+    return report
+
+
+def errors_path(path: Path) -> Path:
+    return path.with_name(path.name + ".errors.csv")
+
+
+def write_errors(path: Path, errors: list[dict[str, Any]]) -> None:
+    """``row, column, value, reason`` for every bad row, as CSV."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ERROR_COLUMNS)
+        writer.writeheader()
+        writer.writerows(errors)
+
+
+# Export -------------------------------------------------------------------------------------------
+
+
+def _lookup_field(model, key: str) -> models.Field | None:
+    """The model field a filter key ends on (following relations), or None for an unknown name."""
+    field = None
+    for part in key.split("__"):
+        if field is not None and field.is_relation and field.related_model is not None:
+            model = field.related_model
+        elif field is not None:
+            return field  # the rest is a lookup (``__gte``, ``__icontains``…)
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None if field is None else field
+    return field
+
+
+def parse_filters(model, pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` strings as queryset filter lookups, each checked against ``model``'s fields."""
+    filters: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise DataCommandError(f"Bad filter '{pair}': write it as key=value (for example is_active=true).")
+        field = _lookup_field(model, key)
+        if field is None:
+            names = ", ".join(sorted(f.name for f in model._meta.get_fields() if f.concrete))
+            raise DataCommandError(
+                f"Bad filter '{pair}': {model.__name__} has no field '{key.split('__')[0]}' ({names})."
+            )
+        if value.strip().lower() in TRUE_WORDS | FALSE_WORDS and (
+            isinstance(field, models.BooleanField) or key.endswith("__isnull")
+        ):
+            value = value.strip().lower() in TRUE_WORDS
+        filters[key] = value
+    try:
+        model._default_manager.filter(**filters).exists()
+    except (FieldError, ValidationError, ValueError, TypeError) as error:
+        message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        raise DataCommandError(f"Bad filter {' '.join(pairs)}: {message}") from None
+    return filters
+
+
+def export_rows(resource: DataResource, filters: dict[str, Any]) -> tuple[list[Column], Callable[[], Iterator]]:
+    """The columns the import reads and a generator of the matching records' values, typed."""
+    instance = resource.resource_class()()
+    export_fields = instance.get_export_fields()
+    columns = [Column(f.column_name, f.column_name, AUTO) for f in export_fields]
+    queryset = instance.filter_export(instance.get_queryset().filter(**filters).order_by("pk"))
+
+    def cell(export_field, obj):
+        value = export_field.get_value(obj)
+        if isinstance(value, models.Model):
+            return export_field.widget.render(value)
+        return value
+
+    def rows():
+        for obj in queryset.iterator(chunk_size=2000):
+            yield [cell(f, obj) for f in export_fields]
+
+    return columns, rows
+
+
+def export_title(resource: DataResource) -> str:
+    return resource.name.replace("-", " ").capitalize()
+
+
+class TextSink(io.RawIOBase):
+    """A binary file whose bytes go to a text stream (the command's stdout)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.stream.write(bytes(data).decode("utf-8"), ending="")
+        return len(data)
