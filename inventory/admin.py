@@ -38,6 +38,7 @@ from backoffice.admin_tools import (
     status_badge,
     workflow_redirect,
 )
+from backoffice.autocomplete import LoadedAutocompleteInlineMixin
 from backoffice.errors import BusinessError
 from backoffice.export_admin import StreamedExportMixin
 from backoffice.field_rights_admin import ProtectedFieldsAdminMixin, masked_display
@@ -118,7 +119,7 @@ class CategoryAdmin(ImportableAdmin):
         return obj.product_total
 
 
-class SupplierProductInline(TabularInline):
+class SupplierProductInline(LoadedAutocompleteInlineMixin, TabularInline):
     """A product's suppliers, or a supplier's products (costs and minimum order quantities)."""
 
     model = SupplierProduct
@@ -127,9 +128,10 @@ class SupplierProductInline(TabularInline):
     show_title = False
     fields = ("supplier", "product", "supplier_sku", "unit_cost", "minimum_order_quantity", "preferred")
     autocomplete_fields = ("supplier", "product")
+    per_page = 25  # a supplier's price list may have thousands of rows: paged, not one huge form
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("supplier", "product")
+        return super().get_queryset(request).select_related("supplier", "product").order_by("pk")
 
 
 class ProductSupplierInline(SupplierProductInline):
@@ -277,6 +279,7 @@ class SupplierAdmin(ProtectedFieldsAdminMixin, ImportableAdmin):
         (_("Payment"), {"fields": ("bank_account",)}),
     )
     inlines = [SupplierCatalogueInline]
+    show_full_result_count = False
     active = active_badge()
     bank_account_masked = masked_display("bank_account", _("bank account"))
 
@@ -439,7 +442,7 @@ class StockMovementAdmin(WarehouseScopedAdminMixin, StreamedExportMixin, ModelAd
 # Documents: adjustments and transfers
 
 
-class DocumentLineInline(WarehouseScopedInlineMixin, TabularInline):
+class DocumentLineInline(LoadedAutocompleteInlineMixin, WarehouseScopedInlineMixin, TabularInline):
     """Lines of a stock document; editable only while the document is a draft."""
 
     extra = 1

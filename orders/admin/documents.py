@@ -26,6 +26,7 @@ from backoffice.admin_tools import (
     WarehouseScopedInlineMixin,
     change_url,
 )
+from backoffice.autocomplete import LoadedAutocompleteInlineMixin
 from backoffice.workflow import LINE_PREFIX, WorkflowAdminMixin
 from orders.models import (
     PurchaseOrderStatus,
@@ -174,7 +175,7 @@ class ActiveProductLineForm(forms.ModelForm):
         return product
 
 
-class DraftLinesInline(WarehouseScopedInlineMixin, TabularInline):
+class DraftLinesInline(LoadedAutocompleteInlineMixin, WarehouseScopedInlineMixin, TabularInline):
     """Lines of a document: added, changed and deleted only while the document is a draft."""
 
     extra = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import IntegerField, OuterRef, Subquery, Sum
+from django.db.models import IntegerField, OuterRef, Q, Subquery, Sum
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -23,7 +23,6 @@ from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 from unfold.widgets import (
-    UnfoldAdminSelectWidget,
     UnfoldAdminSplitDateTimeWidget,
     UnfoldAdminTextareaWidget,
     UnfoldAdminTextInputWidget,
@@ -34,6 +33,7 @@ from backoffice.admin_tools import (
     WarehouseScopedAdminMixin,
     WarehouseScopedInlineMixin,
 )
+from backoffice.autocomplete import ChooserAutocompleteMixin, chooser_widget
 from backoffice.export_admin import StreamedExportMixin
 from backoffice.scoping import scope_queryset
 from backoffice.workflow import LINE_PREFIX, posted
@@ -134,8 +134,11 @@ class CloseForm(forms.Form):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(StreamedExportMixin, DocumentAdmin):
+class PurchaseOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdmin):
     """Purchase orders: lines, send / receive / close short / cancel, export one row per line."""
+
+    #: the *add receipt* chooser (``PurchaseOrderChoiceForm``) finds only receivable orders
+    autocomplete_limits = {"orders.receipt.purchase_order": Q(status__in=PurchaseOrderStatus.RECEIVABLE)}
 
     resource_classes = [resources.PurchaseOrderLineResource]
     export_formats = SPREADSHEET_FORMATS
@@ -412,10 +415,17 @@ class ReceiptLineInline(ProductLinesInline):
 
 
 class PurchaseOrderChoiceForm(forms.Form):
-    """Pick a receivable purchase order of a warehouse the user may see."""
+    """Pick a receivable purchase order of a warehouse the user may see.
+
+    The field searches the purchase-order autocomplete (``PurchaseOrderAdmin``: warehouse scope,
+    search; narrowed to receivable orders by its ``autocomplete_limits``) instead of listing every
+    receivable order; the posted choice is checked against the same scoped receivable orders.
+    """
 
     purchase_order = forms.ModelChoiceField(
-        queryset=PurchaseOrder.objects.none(), label=_("Purchase order"), widget=UnfoldAdminSelectWidget
+        queryset=PurchaseOrder.objects.none(),
+        label=_("Purchase order"),
+        widget=chooser_widget(Receipt, "purchase_order"),
     )
 
     def __init__(self, *args, user, **kwargs):

@@ -26,6 +26,7 @@ from unfold.widgets import (
 )
 
 from backoffice.admin_tools import WarehouseScopedInlineMixin
+from backoffice.autocomplete import ChooserAutocompleteMixin
 from backoffice.errors import BusinessError, CreditLimitExceeded
 from backoffice.export_admin import StreamedExportMixin
 from backoffice.workflow import LINE_PREFIX, posted
@@ -177,8 +178,11 @@ class CarrierChoiceForm(LineQuantitiesForm):
 
 
 @admin.register(SalesOrder)
-class SalesOrderAdmin(StreamedExportMixin, DocumentAdmin):
+class SalesOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdmin):
     """Sales orders: lines with live totals, confirm / cancel / ship / deliver, export one row per line."""
+
+    #: the *add shipment* chooser (``SalesOrderChoiceForm``) finds only open orders
+    autocomplete_limits = {"orders.shipment.sales_order": Q(status__in=SalesOrderStatus.OPEN)}
 
     resource_classes = [resources.SalesOrderLineResource]
     export_formats = SPREADSHEET_FORMATS

@@ -22,6 +22,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
+from backoffice.autocomplete import chooser_widget
 from backoffice.scoping import scope_queryset
 from backoffice.workflow import posted
 from orders import services, views
@@ -68,10 +69,15 @@ class ShipmentLineInline(ProductLinesInline):
 
 
 class SalesOrderChoiceForm(forms.Form):
-    """Pick an open sales order of a warehouse the user may see."""
+    """Pick an open sales order of a warehouse the user may see.
+
+    The field searches the sales-order autocomplete (``SalesOrderAdmin``: warehouse scope, search by
+    number, customer, sku; narrowed to open orders by its ``autocomplete_limits``) instead of
+    listing every open order; the posted choice is checked against the same scoped open orders.
+    """
 
     sales_order = forms.ModelChoiceField(
-        queryset=SalesOrder.objects.none(), label=_("Sales order"), widget=UnfoldAdminSelectWidget
+        queryset=SalesOrder.objects.none(), label=_("Sales order"), widget=chooser_widget(Shipment, "sales_order")
     )
 
     def __init__(self, *args, user, **kwargs):

@@ -214,16 +214,42 @@ def test_product_list_on_hand_counts_only_own_warehouse(main_client, world):
 # Choose-order pickers and autocomplete -----------------------------------------------------------
 
 
-def test_receipt_picker_offers_only_own_warehouse_purchase_orders(main_client, world):
+def picker_offers(client, source: str, field: str, term: str = "") -> list[str]:
+    """What a "choose order" picker offers: the picker searches the order admin's autocomplete."""
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "orders", "model_name": source, "field_name": field, "term": term},
+    )
+    assert response.status_code == 200
+    return [row["text"] for row in response.json()["results"]]
+
+
+def test_receipt_picker_offers_only_own_warehouse_purchase_orders(main_client, world, warehouse, boss):
+    own = orders.purchase_order_create(supplier=SupplierFactory(), warehouse=warehouse, user=boss)
+    orders.purchase_order_line_add(
+        order=own, product=world["product"], quantity=3, unit_cost=Decimal("2.00"), user=boss
+    )
+    orders.purchase_order_send(order=own, user=boss)
     url = reverse("admin:orders_receipt_add")
-    assert world["purchaseorder"].number not in main_client.get(url).content.decode()
+    page = main_client.get(url).content.decode()
+    assert world["purchaseorder"].number not in page
+    assert 'data-field-name="purchase_order"' in page  # the autocomplete picker
+    assert picker_offers(main_client, "receipt", "purchase_order") == [own.number]
+    assert picker_offers(main_client, "receipt", "purchase_order", world["purchaseorder"].number) == []
     response = main_client.post(url, {"purchase_order": world["purchaseorder"].pk})
     assert response.status_code == 200  # refused: the form again, no redirect to the receive page
 
 
-def test_shipment_picker_offers_only_own_warehouse_sales_orders(main_client, world):
+def test_shipment_picker_offers_only_own_warehouse_sales_orders(main_client, world, warehouse, boss):
+    own = orders.sales_order_create(customer=CustomerFactory(), warehouse=warehouse, user=boss)
+    orders.sales_order_line_add(order=own, product=world["product"], quantity=1, user=boss)
+    orders.sales_order_confirm(order=own, user=boss)
     url = reverse("admin:orders_shipment_add")
-    assert world["salesorder"].number not in main_client.get(url).content.decode()
+    page = main_client.get(url).content.decode()
+    assert world["salesorder"].number not in page
+    assert 'data-field-name="sales_order"' in page
+    assert picker_offers(main_client, "shipment", "sales_order") == [own.number]
+    assert picker_offers(main_client, "shipment", "sales_order", world["salesorder"].number) == []
     response = main_client.post(url, {"sales_order": world["salesorder"].pk})
     assert response.status_code == 200
 

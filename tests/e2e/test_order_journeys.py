@@ -221,3 +221,14 @@ def test_receive_a_partial_delivery_against_a_po_and_see_the_backorder_reserved(
     assert (so_line.quantity_reserved, so_line.quantity_backordered) == (4, 1)
     stock = level(flour, warehouse)
     assert (stock.on_hand, stock.allocated) == (4, 4)
+
+
+def test_add_shipment_chooser_finds_the_order_by_typing(logged_in_page, confirmed_order, product_with_stock):
+    page = logged_in_page
+    order = confirmed_order((product_with_stock("COF-2", "Coffee beans", 5), 2))
+    line = order.lines.get()
+
+    page.goto("/admin/orders/shipment/add/")
+    pick(page, "sales_order", order.number[-4:], order.number)  # searches the order autocomplete
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(f"input[name=line_{line.pk}]")).to_have_value("2")  # the order's Create shipment form

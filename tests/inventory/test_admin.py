@@ -120,6 +120,30 @@ def test_changelist_has_no_per_row_queries(admin_client, catalogue, model, djang
     assert len(response.context["cl"].result_list) >= min(ROWS, response.context["cl"].list_per_page)
 
 
+BIG_LISTS = [
+    "product",
+    "supplier",
+    "supplierproduct",
+    "stocklevel",
+    "stockmovement",
+    "stockadjustment",
+    "stocktransfer",
+]
+
+
+@pytest.mark.parametrize("model", BIG_LISTS)
+def test_searching_a_big_list_does_not_count_the_whole_table(admin_client, catalogue, model):
+    """A search counts its matches once; no second ``COUNT(*)`` of the whole table for "(N total)"."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(url(f"{model}_changelist", query="?q=P00"))
+    counts = [q["sql"] for q in captured if q["sql"].upper().startswith("SELECT COUNT(")]
+    assert response.status_code == 200
+    assert len(counts) <= 1, counts
+
+
 @pytest.mark.parametrize("model", CHANGELISTS)
 def test_change_and_history_pages_render(admin_client, catalogue, model, django_assert_max_num_queries):
     from django.apps import apps
@@ -140,6 +164,56 @@ def test_add_pages_render(admin_client, model):
     response = admin_client.get(url(f"{model}_add"))
     assert response.status_code == 200
     assert response.context["adminform"].form.fields
+
+
+def change_page_queries(client, page_url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(page_url)  # warm caches (content types, permissions)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(page_url)
+    assert response.status_code == 200
+    return len(captured), response.content.decode()
+
+
+@pytest.mark.parametrize("page", ["supplier", "product"])
+def test_price_list_inline_costs_the_same_queries_at_5_and_50_rows(admin_client, page):
+    """The supplier's (or product's) price-list tab labels each row's product/supplier without a query per row."""
+    counts = {}
+    for rows in (5, 50):
+        supplier, product = SupplierFactory(), ProductFactory()
+        if page == "supplier":
+            links = [SupplierProductFactory(supplier=supplier) for _ in range(rows)]
+            owner, shown = supplier, [link.product for link in links]
+        else:
+            links = [SupplierProductFactory(product=product) for _ in range(rows)]
+            owner, shown = product, [link.supplier for link in links]
+        counts[rows], html = change_page_queries(admin_client, url(f"{page}_change", owner.pk))
+        html = html.replace("&middot;", "·")
+        for related in shown[:25]:  # every row of the tab's first page shows its selected product/supplier
+            assert f'value="{related.pk}" selected>{related}</option>' in html
+        if rows > 25:  # the tab is paged, 25 rows a page
+            assert str(shown[-1]) not in html
+    assert counts[5] == counts[50] <= 10
+
+
+def test_product_autocomplete_pages_without_counting_the_table(admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ProductFactory.create_batch(25)
+    params = {"app_label": "inventory", "model_name": "stocklevel", "field_name": "product", "term": ""}
+    admin_client.get(reverse("admin:autocomplete"), params)
+    with CaptureQueriesContext(connection) as captured:
+        first = admin_client.get(reverse("admin:autocomplete"), params).json()
+    counts = [q["sql"] for q in captured if "COUNT(" in q["sql"].upper()]  # before the next request resets the log
+    second = admin_client.get(reverse("admin:autocomplete"), {**params, "page": 2}).json()
+    assert (len(first["results"]), first["pagination"]["more"]) == (20, True)
+    assert (len(second["results"]), second["pagination"]["more"]) == (5, False)
+    assert not {r["id"] for r in first["results"]} & {r["id"] for r in second["results"]}
+    assert not counts
+    assert admin_client.get(reverse("admin:autocomplete"), {**params, "page": 3}).status_code == 404
 
 
 # ---------------------------------------------------------------------------

@@ -582,6 +582,38 @@ def test_add_receipt_starts_from_the_purchase_order(admin_client, sent_po):
     assert response["Location"] == url("purchaseorder_receive", sent_po.pk)
 
 
+def chooser_offers(client, source, field, term=""):
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "orders", "model_name": source, "field_name": field, "term": term},
+    )
+    assert response.status_code == 200
+    return [row["text"] for row in response.json()["results"]]
+
+
+def test_add_receipt_chooser_searches_only_receivable_purchase_orders(
+    admin_client, admin_user, sent_po, supplier, warehouse
+):
+    draft_order = services.purchase_order_create(supplier=supplier, warehouse=warehouse, user=admin_user)
+    page = admin_client.get(url("receipt_add")).content.decode()
+    assert sent_po.number not in page  # no list of every order: the picker searches as you type
+    assert chooser_offers(admin_client, "receipt", "purchase_order") == [sent_po.number]
+    assert chooser_offers(admin_client, "receipt", "purchase_order", "Exotic") == [sent_po.number]  # supplier name
+    assert chooser_offers(admin_client, "receipt", "purchase_order", draft_order.number) == []
+    # the purchase-order admin's own autocomplete (other fields) is not narrowed
+    assert draft_order.number in chooser_offers(admin_client, "purchaseorderline", "order")
+
+
+def test_add_shipment_chooser_searches_only_open_sales_orders(admin_client, admin_user, confirmed, customer, warehouse):
+    draft_order = services.sales_order_create(customer=customer, warehouse=warehouse, user=admin_user)
+    page = admin_client.get(url("shipment_add")).content.decode()
+    assert confirmed.number not in page
+    assert chooser_offers(admin_client, "shipment", "sales_order") == [confirmed.number]
+    assert chooser_offers(admin_client, "shipment", "sales_order", draft_order.number) == []
+    response = admin_client.post(url("shipment_add"), {"sales_order": confirmed.pk})
+    assert response["Location"] == url("salesorder_create_shipment", confirmed.pk)
+
+
 # Query counts ----------------------------------------------------------------------------------
 
 # Recorded on SQLite with 30 rows each (superuser): sales orders 5, purchase orders 5, shipments 6,
@@ -620,6 +652,40 @@ def test_changelist_queries_are_bounded(admin_client, thirty_of_each, django_ass
     assert response.status_code == 200
     if model == "salesorder":
         assert page_text(response).count("SO-") >= 30
+
+
+def test_draft_order_page_costs_the_same_queries_with_3_and_20_lines(admin_client, admin_user, customer, warehouse):
+    """Each line's product is labelled from the line's loaded product, not by a query per line."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    for lines in (3, 20):
+        order = services.sales_order_create(customer=customer, warehouse=warehouse, user=admin_user)
+        products = [ProductFactory() for _ in range(lines)]
+        for product in products:
+            services.sales_order_line_add(order=order, product=product, quantity=1, user=admin_user)
+        admin_client.get(url("salesorder_change", order.pk))
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get(url("salesorder_change", order.pk))
+            counts[lines] = len(captured)
+        assert response.status_code == 200
+        html = response.content.decode().replace("&middot;", "·")
+        assert all(f'value="{product.pk}" selected>{product}</option>' in html for product in products)
+    assert counts[3] == counts[20]
+
+
+@pytest.mark.parametrize("model", ["salesorder", "purchaseorder", "shipment", "receipt", "customer"])
+def test_searching_a_big_list_does_not_count_the_whole_table(admin_client, thirty_of_each, model):
+    """A search counts its matches once; no second ``COUNT(*)`` of the whole table for "(N total)"."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(url(f"{model}_changelist"), {"q": "0001"})
+    counts = [q["sql"] for q in captured if q["sql"].upper().startswith("SELECT COUNT(")]
+    assert response.status_code == 200
+    assert len(counts) <= 1, counts
 
 
 def test_export_sales_orders_one_row_per_line(admin_client, draft, product_with_stock):
