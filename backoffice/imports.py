@@ -28,6 +28,7 @@ Every import goes through here, whatever it writes into:
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import io
 import math
@@ -159,16 +160,18 @@ def first_rows(sheet: Sheet, kinds: dict[int, str] | None = None) -> list[dict[s
 # Targets ------------------------------------------------------------------------------------------
 
 
-class ImportTarget:
+class ImportTarget(abc.ABC):
     """How one kind of import validates and writes a sheet. Subclasses set ``name`` (a dotted path to the instance)."""
 
     name = ""
 
+    @abc.abstractmethod
     def validate(self, sheet: Sheet, user) -> Outcome:
-        raise NotImplementedError
+        """Check every row and write nothing: the preview."""
 
+    @abc.abstractmethod
     def apply(self, sheet: Sheet, user) -> Outcome:
-        raise NotImplementedError
+        """Check every row and write them all, or nothing when any row is bad."""
 
 
 class ResourceTarget(ImportTarget):

@@ -6,6 +6,8 @@ Production mode is ``DJANGO_DEBUG=false``: it refuses to start without
 """
 
 import os
+import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,9 +38,18 @@ def env_list(name: str, default: str = "") -> list[str]:
 # Production unless development is asked for: `make run`/`make setup` and the test suite set DJANGO_DEBUG=true.
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
+# `manage.py makemigrations` only compares the models with the migration files: it serves nothing, signs
+# nothing and decrypts nothing, so it runs on a bare checkout (CI, pre-commit) without production secrets.
+# Every other command and the servers still refuse to start without them.
+SECRETS_NOT_NEEDED = (
+    not DEBUG and Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] == ["makemigrations"]
+)
+
 SECRET_KEY_MIN_LENGTH = 50
 SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if SECRETS_NOT_NEEDED and not SECRET_KEY:
+    SECRET_KEY = secrets.token_urlsafe(SECRET_KEY_MIN_LENGTH)  # throwaway: never used to sign anything
 if not DEBUG:
     if not SECRET_KEY:
         raise ImproperlyConfigured(
@@ -67,6 +78,8 @@ SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 # then run `manage.py rotate_encryption_keys` before dropping the old key (docs/operations.md).
 FIELD_ENCRYPTION_KEY_MIN_LENGTH = 32
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+if SECRETS_NOT_NEEDED and not FIELD_ENCRYPTION_KEYS:
+    FIELD_ENCRYPTION_KEYS = [secrets.token_urlsafe(FIELD_ENCRYPTION_KEY_MIN_LENGTH)]  # throwaway: decrypts nothing
 if not FIELD_ENCRYPTION_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured(

@@ -18,6 +18,7 @@ through ``inventory.services``; ``on_hand`` is never written directly:
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -149,12 +150,13 @@ class StockRowsImport(ImportTarget):
 
     # What each import adds to the checks and writes --------------------------------------------
 
+    @abc.abstractmethod
     def plan(self, rows: list[StockRow]) -> tuple[list[StockRow], int, list[RowError]]:
         """(rows to write, count of unchanged rows, errors against the database)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def write(self, rows: list[StockRow], user) -> None:
-        raise NotImplementedError
+        """Write the planned rows through the stock services."""
 
     def _run(self, sheet: Sheet, user, *, apply: bool) -> Outcome:
         outcome = Outcome(columns=list(sheet.headers), row_count=len(sheet), notes=list(sheet.notes))

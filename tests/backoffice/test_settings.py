@@ -47,6 +47,19 @@ def test_production_without_secret_key_refuses_to_start(tmp_path):
     assert "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=false" in result.stderr
 
 
+def test_makemigrations_check_runs_on_a_bare_checkout_but_nothing_else_does(tmp_path):
+    """No DJANGO_DEBUG, no secret key, no encryption keys: the migration check still answers; a real start refuses."""
+    env = django_env(tmp_path, FIELD_ENCRYPTION_KEYS="")
+
+    checked = run_python(env, "manage.py", "makemigrations", "--check", "--dry-run")
+    started = run_python(env, "manage.py", "check")
+
+    assert checked.returncode == 0, checked.stderr
+    assert "No changes detected" in checked.stdout
+    assert started.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=false" in started.stderr
+
+
 def test_development_is_opted_into_and_starts_without_a_secret_key(tmp_path):
     result = run_python(
         django_env(tmp_path, DJANGO_DEBUG="true"),
