@@ -51,7 +51,7 @@ from orders.models import (
 )
 from orders.services._common import _user_or_none
 from orders.services.customers import customer_check_field_rights, customer_check_new_field_rights
-from orders.services.sales import _reserve_many, credit_exposure, may_override_credit
+from orders.services.sales import _reserve_many, credit_exposure, may_override_credit, sales_order_amounts
 
 Row = Mapping[str, Any]
 ZERO = Decimal("0")
@@ -459,7 +459,7 @@ def sales_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> Imp
                 )
             )
         if len(checker.errors) == errors_before:
-            _price_sales_order(order, lines)
+            sales_order_amounts(order=order, lines=lines)
             if order.total > MAX_AMOUNT:
                 checker.error(
                     head_number, "order_number", f"the order total {order.total:,} must be at most {MAX_AMOUNT:,}"
@@ -510,23 +510,6 @@ def _check_credit(checker: _Rows, plans: list[_SalesOrderPlan], user) -> None:
             f"({check.open_value:,} already open + {amount:,} in this file), over the credit limit of "
             f"{check.credit_limit:,} by {check.excess:,}: only a Manager may import orders over a credit limit",
         )
-
-
-def _price_sales_order(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
-    """Line amounts and order totals (DESIGN invariant 4), before anything is written."""
-    amounts = []
-    for line in lines:
-        result = pricing.line_amounts(
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount_percent=line.discount_percent,
-            order_discount_percent=order.discount_percent,
-            tax_rate=line.tax_rate,
-        )
-        line.net_amount, line.tax_amount, line.total_amount = result.net, result.tax, result.total
-        amounts.append(result)
-    totals = pricing.order_totals(amounts, shipping_charge=order.shipping_charge)
-    order.subtotal, order.tax_total, order.total = totals.subtotal, totals.tax_total, totals.total
 
 
 def _write_sales_orders(plans: list[_SalesOrderPlan], user) -> ImportResult:

@@ -69,12 +69,13 @@ def _require_editable(order: SalesOrder) -> None:
         )
 
 
-def _price_lines(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
-    """Compute each line's amounts and the order's totals in memory (no query)."""
+def sales_order_amounts(*, order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
+    """Each line's net/tax/total and the order's totals, in memory (no query, nothing saved).
+
+    Rounded once per line, totals summed from the rounded lines (DESIGN invariant 4). The order
+    services and the historical order import both price through here."""
     amounts = []
     for line in lines:
-        if order.status in SalesOrderStatus.EDITABLE:
-            line.tax_rate = _tax_rate_for(order.customer, line.product)
         result = pricing.line_amounts(
             quantity=line.quantity,
             unit_price=line.unit_price,
@@ -85,9 +86,17 @@ def _price_lines(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
         line.net_amount, line.tax_amount, line.total_amount = result.net, result.tax, result.total
         amounts.append(result)
     totals = pricing.order_totals(amounts, shipping_charge=order.shipping_charge)
-    # The total bounds every line amount too; refuse before any line is written.
-    _check_amount(totals.total, "The order total")
     order.subtotal, order.tax_total, order.total = totals.subtotal, totals.tax_total, totals.total
+
+
+def _price_lines(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
+    """Refresh the tax rates of an editable order's lines, then price it (no query)."""
+    if order.status in SalesOrderStatus.EDITABLE:
+        for line in lines:
+            line.tax_rate = _tax_rate_for(order.customer, line.product)
+    sales_order_amounts(order=order, lines=lines)
+    # The total bounds every line amount too; refuse before any line is written.
+    _check_amount(order.total, "The order total")
 
 
 def _line_amounts(line: SalesOrderLine) -> tuple[Decimal, ...]:
