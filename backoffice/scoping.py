@@ -52,6 +52,7 @@ WAREHOUSE_LOOKUPS: dict[str, tuple[str, ...]] = {
     "orders.ReceiptLine": ("receipt__purchase_order__warehouse",),
     "orders.Shipment": ("sales_order__warehouse",),
     "orders.ShipmentLine": ("shipment__sales_order__warehouse",),
+    "reports.ReorderAlert": ("warehouse",),
 }
 
 
