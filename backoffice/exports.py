@@ -83,6 +83,7 @@ SPOOL_MAX_BYTES = 8 * 1024 * 1024
 _STREAM_BLOCK = 64 * 1024
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_TRIGGER_CHARS = frozenset(FORMULA_TRIGGERS)  # each trigger is one character
 # Control characters an XLSX file cannot hold (tab, LF and CR it can).
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -236,7 +237,7 @@ def csv_formatter(kind: str) -> Callable[[Any], str]:
             if value is None:
                 return ""
             value = value if type(value) is str else force_str(value)
-            return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+            return "'" + value if value[:1] in _TRIGGER_CHARS else value  # starts_like_formula, per cell
 
         return text
     if kind == INTEGER:
@@ -245,6 +246,19 @@ def csv_formatter(kind: str) -> Callable[[Any], str]:
         return lambda value: (
             format(value, "f") if type(value) is Decimal and value.is_finite() else csv_cell(value, kind)
         )
+    if kind == DATETIME:
+        zone = timezone.get_current_timezone()  # once per export, not per cell (``_local`` looks it up each time)
+
+        def datetime_text(value: Any) -> str:
+            if type(value) is dt.datetime:
+                if value.tzinfo is not None:
+                    value = value.astimezone(zone)
+                return value.isoformat(" ", "seconds")[:19]  # CSV_DATETIME_FORMAT, without strftime's cost
+            return csv_cell(value, kind)
+
+        return datetime_text
+    if kind == DATE:
+        return lambda value: value.isoformat() if type(value) is dt.date else csv_cell(value, kind)
     return lambda value: csv_cell(value, kind)
 
 
@@ -293,9 +307,11 @@ def iter_csv(rows: Iterable, columns: Sequence[Column], *, bom: bool = True) -> 
     formatters = [csv_formatter(column.type) for column in columns]
     buffer: list[str] = ["\ufeff"] if bom else []
     buffer.append(writer.writerow([neutralise_formula(force_str(c.header)) for c in columns]))
-    size = 0
+    size, width = 0, len(columns)
     for row in rows:
-        line = writer.writerow([f(v) for f, v in zip(formatters, _row_values(row, columns), strict=True)])
+        # Fast path: a tuple in column order (``values_list``) needs no lookup by name.
+        values = row if type(row) is tuple and len(row) == width else _row_values(row, columns)
+        line = writer.writerow([f(v) for f, v in zip(formatters, values, strict=True)])
         buffer.append(line)
         size += len(line)
         if size >= _STREAM_BLOCK:

@@ -33,12 +33,44 @@ def _item_if_registered(title, icon, app, model):
     return _item(title, icon, app, model) if admin.site.is_registered(apps.get_model(app, model)) else None
 
 
+def _job_item(title, icon, model):
+    """Imports / Exports: every staff user sees their own jobs there (Admins and Managers everyone's)."""
+    return {
+        "title": title,
+        "icon": icon,
+        "link": reverse_lazy(f"admin:backoffice_{model}_changelist"),
+        "permission": lambda request: request.user.is_active and request.user.is_staff,
+    }
+
+
 def _feedback_item(request):
     """ "Send feedback", on every admin page: the link carries the page it was clicked on."""
     send_url = reverse("admin:backoffice_feedback_send")
     page = request.get_full_path()
     link = send_url if page.startswith(send_url) else f"{send_url}?{urlencode({'next': page})}"
     return {"title": _("Send feedback"), "icon": "rate_review", "link": link}
+
+
+def _report_items(request) -> list[dict]:
+    """ "All reports" and one entry per report the user may run (``reports.registry``)."""
+    from reports.registry import RUN_PERMISSION, reports_for
+
+    if not request.user.has_perm(RUN_PERMISSION):
+        return []
+    list_url = reverse("reports:list")
+    # "active" only on the list itself: every report page's address starts with the list's.
+    items = [
+        {
+            "title": _("All reports"),
+            "icon": "analytics",
+            "link": list_url,
+            "active": lambda request: request.path == list_url,
+        }
+    ]
+    for report in reports_for(request.user):
+        link = reverse("reports:detail", args=[report.name])
+        items.append({"title": report.title, "icon": "table_chart", "link": link})
+    return items
 
 
 def sidebar_navigation(request):
@@ -83,7 +115,15 @@ def sidebar_navigation(request):
                 _item(_("Supplier products"), "sell", "inventory", "supplierproduct"),
             ],
         },
-        {"title": _("Reports"), "collapsible": True, "items": []},
+        {
+            "title": _("Reports"),
+            "collapsible": True,
+            "items": [
+                *_report_items(request),
+                _item_if_registered(_("Scheduled reports"), "schedule_send", "reports", "scheduledreport"),
+                _item_if_registered(_("Report runs"), "outgoing_mail", "reports", "reportrun"),
+            ],
+        },
         {
             "title": _("Administration"),
             "collapsible": True,
@@ -97,6 +137,8 @@ def sidebar_navigation(request):
                 _item(_("Locked sign-ins"), "lock_person", "axes", "accessattempt"),
                 _item(_("Two-factor devices"), "phonelink_lock", "otp_totp", "totpdevice"),
                 _item(_("Feedback"), "feedback", "backoffice", "feedback"),
+                _job_item(_("Imports"), "upload_file", "importjob"),
+                _job_item(_("Exports"), "download", "exportjob"),
             ],
         },
     ]

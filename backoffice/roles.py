@@ -67,6 +67,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "inventory.stocktransfer": EDIT,
         "inventory.stocktransferline": FULL,
         **{model: FULL for model in ORDER_MODELS},
+        "reports.scheduledreport": FULL,
+        "reports.reportrun": VIEW,
     },
     SALES: {
         # "Sales may not: stock adjustments" (DESIGN.md section 1), as it may not purchase orders: not shown.
@@ -100,10 +102,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "orders.shipment": EDIT,
         "orders.shipmentline": FULL,
     },
-    VIEWER: {model: VIEW for model in [*BUSINESS_MODELS, *ORDER_MODELS]},
+    VIEWER: {
+        model: VIEW for model in [*BUSINESS_MODELS, *ORDER_MODELS, "reports.scheduledreport", "reports.reportrun"]
+    },
 }
 
 # Extra (non-model) permissions per role: "app.codename".
+REPORTS = "reports.run_report"  # open, run and export reports (reports/registry.py); Admin has every permission
 ROLE_EXTRA_PERMISSIONS: dict[str, tuple[str, ...]] = {
     MANAGER: (
         "inventory.apply_stockadjustment",
@@ -117,15 +122,22 @@ ROLE_EXTRA_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "orders.send_purchaseorder",
         "orders.receive_purchaseorder",
         "orders.ship_shipment",
+        REPORTS,
+        # Every user's imports and big exports (backoffice/job_admin.py); other roles see their own.
+        "backoffice.view_all_importjob",
+        "backoffice.view_all_exportjob",
     ),
-    SALES: ("orders.confirm_salesorder", "orders.ship_shipment"),
-    PURCHASING: ("orders.send_purchaseorder", "orders.receive_purchaseorder"),
+    SALES: ("orders.confirm_salesorder", "orders.ship_shipment", REPORTS),
+    PURCHASING: ("orders.send_purchaseorder", "orders.receive_purchaseorder", REPORTS),
     WAREHOUSE: (
         "inventory.apply_stockadjustment",
         "inventory.apply_stocktransfer",
         "orders.receive_purchaseorder",
         "orders.ship_shipment",
+        REPORTS,
     ),
+    # Viewer: "run and download reports" (DESIGN.md section 1); each report also needs the view rights of its data.
+    VIEWER: (REPORTS,),
 }
 
 

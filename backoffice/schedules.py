@@ -32,6 +32,25 @@ SCHEDULES = [
         "schedule_type": Schedule.HOURLY,
         "first_run_at": (0, 5),
     },
+    {
+        "name": "Daily reorder alerts",
+        "func": "reports.tasks.reorder_alerts_task",
+        "schedule_type": Schedule.DAILY,
+        "first_run_at": (6, 30),
+    },
+    {
+        # Each scheduled report is sent at the first check at or after its time (reports.scheduling).
+        "name": "Send due scheduled reports",
+        "func": "reports.tasks.send_due_reports_task",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
+    },
+    {
+        "name": "Delete API idempotency keys older than 24 hours",
+        "func": "integrations.tasks.idempotency_keys_cleanup_task",
+        "schedule_type": Schedule.HOURLY,
+        "first_run_at": (0, 20),
+    },
 ]
 
 
@@ -43,7 +62,9 @@ def schedules_setup() -> list[tuple[str, bool]]:
         defaults = {k: v for k, v in spec.items() if k not in {"name", "first_run_at"}}
         schedule = Schedule.objects.filter(name=spec["name"]).first()
         if schedule is None:
-            Schedule.objects.create(name=spec["name"], next_run=_next_time(*spec["first_run_at"]), **defaults)
+            # Without "first_run_at" (e.g. every few minutes) the first run is now.
+            first_run = _next_time(*spec["first_run_at"]) if "first_run_at" in spec else timezone.now()
+            Schedule.objects.create(name=spec["name"], next_run=first_run, **defaults)
             results.append((spec["name"], True))
         else:
             for field, value in defaults.items():

@@ -17,6 +17,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/two-factor/", include(signin_views.urls)),
+    # Report pages (reports/urls.py) before the admin's catch-all URLs.
+    path("admin/report/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("backoffice.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

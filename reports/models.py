@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class Format(models.TextChoices):
@@ -51,6 +52,7 @@ class ScheduledReport(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -79,6 +81,10 @@ class ReportRun(models.Model):
     recipients = models.TextField(blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # While pending: when the next attempt may start (after a failure: the backoff; during an attempt: its lease).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    skipped = models.TextField(blank=True, help_text="Recipients who got nothing, and why.")
+    resends = models.PositiveSmallIntegerField(default=0, help_text="Times sent again with Send now → Resend.")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -50,6 +50,21 @@ returns a queryset of dicts, a list of dicts, or ``MappedRows`` (a queryset
 plus a per-row function, read lazily in chunks). ``totals`` returns a dict
 (by default: an aggregate ``Sum`` of ``total_columns`` over what ``rows``
 returned when it is a queryset, else a sum in Python).
+
+Optional hooks: ``get_columns(params)`` and ``get_chart(params)`` when they
+depend on the parameters (the sales summary's ``group_by``), ``chart_rows``
+when the chart summarises differently from the table, ``row_key`` +
+``actions`` (``ReportAction``: buttons on the page posting the selected
+``row_key`` values as ``selected`` plus the report's parameters) and
+``urls()`` (their views; mounted under ``/admin/report/`` in the ``reports``
+namespace, each wrapped in ``admin.site.admin_view``).
+
+Parameters: the filter set is built by ``Report.filterset(data)`` for the
+user, so the choices of a warehouse-bound model (the warehouse filter) are the
+user's warehouses only — another warehouse's code is refused like an unknown
+one. Files (``ReportResult.write``/``response``) head their columns with the
+column *names* (``net_amount``), the interface scripts and checks read; pages
+and e-mail bodies show the headers. docs/reports.md describes each report.
 """
 
 from __future__ import annotations
@@ -59,7 +74,7 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import IO, Any, ClassVar
 
@@ -123,11 +138,37 @@ class ReportFilterSet(django_filters.FilterSet):
         choices=RANGE_CHOICES, method="_no_filter", label="Date range", empty_label="Custom dates"
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.date_field:
             for name in ("date_from", "date_to", "date_range"):
                 self.filters.pop(name, None)
+        self.user = user
+        if user is not None:
+            self._scope_choices(user)
+        self._typed_choice_messages()
+
+    def _typed_choice_messages(self) -> None:
+        """A code typed into a text box (customer, supplier, product: too many to pick from a list) that matches
+        nothing is refused saying so — not with the select's "not one of the available choices"."""
+        from django import forms
+
+        for form_field in self.form.fields.values():
+            if isinstance(form_field, forms.ModelChoiceField) and isinstance(form_field.widget, forms.TextInput):
+                noun = form_field.queryset.model._meta.verbose_name
+                key = form_field.to_field_name or "id"
+                form_field.error_messages["invalid_choice"] = f"No {noun} has the {key} “%(value)s”."
+
+    def _scope_choices(self, user) -> None:
+        """Choices of warehouse-bound models (e.g. the warehouse filter) narrowed to what ``user`` may see,
+        so a Warehouse-role user is offered only their warehouses and another one's code is refused."""
+        for name, report_filter in self.filters.items():
+            queryset = report_filter.extra.get("queryset")
+            if isinstance(queryset, QuerySet):
+                scoped = scope_queryset(user, queryset)
+                report_filter.extra["queryset"] = scoped
+                if name in self.form.fields:
+                    self.form.fields[name].queryset = scoped
 
     def _no_filter(self, queryset, name, value):
         return queryset
@@ -148,6 +189,13 @@ class ReportFilterSet(django_filters.FilterSet):
         self.period = self.resolve_period()
         if self.period:
             first, last = self.period
+            if _is_datetime_path(queryset.model, self.date_field):
+                # A date-time field: whole local days, as bounds the field's index can use.
+                if first:
+                    queryset = queryset.filter(**{f"{self.date_field}__gte": _day_start(first)})
+                if last:
+                    queryset = queryset.filter(**{f"{self.date_field}__lt": _day_start(last + dt.timedelta(days=1))})
+                return queryset
             if first:
                 queryset = queryset.filter(**{f"{self.date_field}__gte": first})
             if last:
@@ -162,6 +210,22 @@ class ReportFilterSet(django_filters.FilterSet):
             self.form.add_error("date_to", "The end date is before the start date.")
 
 
+def _is_datetime_path(model, path: str) -> bool:
+    """Whether lookup ``path`` (``"created_at"``, ``"order__confirmed_at"``) ends at a ``DateTimeField``."""
+    from django.db.models import DateTimeField
+
+    field = None
+    for name in path.split("__"):
+        field = model._meta.get_field(name)
+        model = field.related_model or model
+    return isinstance(field, DateTimeField)
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of ``day`` in the current (site) time zone."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
 # ---------------------------------------------------------------- rows
 
 
@@ -172,16 +236,25 @@ class MappedRows:
     report of a million rows is never held in memory.
     """
 
-    def __init__(self, queryset: QuerySet, function: Callable[[Any], Mapping] | None = None):
+    def __init__(
+        self,
+        queryset: QuerySet,
+        function: Callable[[Any], Mapping] | None = None,
+        *,
+        count_queryset: QuerySet | None = None,
+    ):
         self.queryset = queryset
         self.function = function or (lambda row: row)
+        # What to count when that is cheaper than ``queryset`` (the same rows without the display joins).
+        self.count_queryset = count_queryset
 
     def __len__(self) -> int:
         return self.count()
 
     @functools.cache  # noqa: B019 - per instance; one count per result
     def count(self) -> int:
-        return self.queryset.count()
+        counted = self.queryset if self.count_queryset is None else self.count_queryset
+        return counted.order_by().count()
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -191,6 +264,11 @@ class MappedRows:
     def __iter__(self) -> Iterator[Mapping]:
         for row in self.queryset.iterator(chunk_size=CHUNK_SIZE):
             yield self.function(row)
+
+    def iter_export(self, columns: Sequence[Column]) -> Iterator[Mapping | Sequence]:
+        """The rows as a file gets them: dicts by default; a subclass may yield tuples in the order of
+        ``columns`` (``values_list``, no dict per row) where a million-row export must be fast."""
+        return iter(self)
 
 
 @dataclass(frozen=True)
@@ -260,13 +338,30 @@ class Report:
     def base_queryset(self) -> QuerySet:
         return self.scope(self.model._default_manager.all())
 
+    def filterset(self, data=None) -> ReportFilterSet:
+        """The report's parameters bound to ``data`` (strings) for this user: choices scoped, "today" set."""
+        filterset = self.filterset_class(data=data, queryset=self.base_queryset(), user=self.user)
+        filterset.today = self.today
+        return filterset
+
     # -- what subclasses implement
     def get_columns(self, params: Mapping[str, Any]) -> list[Column]:
         """The columns for these parameters (override when they depend on e.g. ``group_by``)."""
         return list(self.columns)
 
+    def get_chart(self, params: Mapping[str, Any]) -> Chart | None:
+        """The chart for these parameters (override when it depends on them, e.g. time vs. groups)."""
+        return self.chart
+
     def rows(self, queryset: QuerySet, params: Mapping[str, Any]):
         raise ImproperlyConfigured(f"Report {self.name} defines no rows().")
+
+    def chart_rows(self, result: ReportResult, rows: Sequence[Mapping] | None) -> Sequence[Mapping]:
+        """The rows the chart is drawn from: ``rows`` (e.g. a page) or the result's first rows. Override
+        when the chart summarises differently from the table (e.g. on-time % by carrier over the period)."""
+        if rows is None:
+            rows = result.rows[: result.chart.max_points]
+        return rows
 
     def totals(self, rows, params: Mapping[str, Any]) -> dict | None:
         if not self.total_columns:
@@ -345,19 +440,23 @@ class ReportResult:
         return iter(rows)
 
     def totals_row(self) -> dict | None:
-        """The totals as a row: the first text column says "Total", the others are blank."""
+        """The totals as a row: the first column without a total says "Total", the others are blank.
+
+        (A "Total" in a date column is written as text by ``backoffice.exports``.)"""
         if self.totals is None:
             return None
         row = {column.name: None for column in self.columns}
         row.update({key: value for key, value in self.totals.items() if key in row})
         first_text = next((c.name for c in self.columns if c.type == TEXT and c.name not in self.totals), None)
-        if first_text:
-            row[first_text] = "Total"
+        label = first_text or next((c.name for c in self.columns if c.name not in self.totals), None)
+        if label:
+            row[label] = "Total"
         return row
 
     def export_rows(self) -> Iterable[Mapping]:
         """The rows and then the totals row — what every file holds."""
-        yield from self.iter_rows()
+        rows = self.rows
+        yield from rows.iter_export(self.columns) if isinstance(rows, MappedRows) else self.iter_rows()
         totals = self.totals_row()
         if totals is not None:
             yield totals
@@ -393,22 +492,25 @@ class ReportResult:
     def filename(self, file_format: str) -> str:
         return f"{self.report.name}_{self.period_label()}.{file_format}"
 
+    def file_columns(self) -> list[Column]:
+        """The columns of a file: headed by their names (``net_amount``), the interface scripts and checks
+        read; the page and the e-mail body show the headers."""
+        return [replace(column, header=column.name) for column in self.columns]
+
     def write(self, file_format: str, file: IO[bytes]) -> None:
-        write_export(self.export_rows(), self.columns, file_format, file, title=self.report.title)
+        write_export(self.export_rows(), self.file_columns(), file_format, file, title=self.report.title)
 
     def response(self, file_format: str):
         return export_response(
-            self.export_rows(), self.columns, file_format, self.filename(file_format), title=self.report.title
+            self.export_rows(), self.file_columns(), file_format, self.filename(file_format), title=self.report.title
         )
 
     def chart_data(self, rows: Sequence[Mapping] | None = None) -> dict | None:
         """Chart.js ``data`` (labels and datasets) for the report's chart, from ``rows`` or its first rows."""
-        chart = self.report.chart
+        chart = self.chart
         if chart is None:
             return None
-        if rows is None:
-            rows = self.rows[: chart.max_points]
-        rows = list(rows)[: chart.max_points]
+        rows = list(self.report.chart_rows(self, rows))[: chart.max_points]
         headers = {column.name: column.header for column in self.columns}
         return {
             "labels": [_chart_value(row.get(chart.label)) for row in rows],
@@ -417,6 +519,11 @@ class ReportResult:
                 for series in chart.series
             ],
         }
+
+    @property
+    def chart(self) -> Chart | None:
+        """The report's chart for these parameters (``Report.get_chart``)."""
+        return self.report.get_chart(self.params)
 
 
 def _chart_value(value) -> str:
@@ -459,11 +566,13 @@ def run_report(
     report = report_class(user=user, today=today)
     data = _as_data(params)
     filterset_class = report_class.filterset_class
-    unknown = sorted(set(data) - set(filterset_class.base_filters) - RESERVED_PARAMS)
+    known = set(filterset_class.base_filters)
+    if not filterset_class.date_field:  # the date filters are declared on the base class for every report
+        known -= {"date_from", "date_to", "date_range"}
+    unknown = sorted(set(data) - known - RESERVED_PARAMS)
     if strict and unknown:
         raise ReportParamError({key: ["Unknown parameter."] for key in unknown})
-    filterset = filterset_class(data=data, queryset=report.base_queryset())
-    filterset.today = report.today
+    filterset = report.filterset(data)
     if not filterset.is_valid():
         raise ReportParamError(filterset.errors)
     if filterset.date_field:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from backoffice.errors import InvalidTransition, ValidationFailed
 from backoffice.history import save_with_user
@@ -111,6 +112,44 @@ def purchase_order_line_add(
     save_with_user(line, user)
     _po_recalculate(order, user)
     return line
+
+
+@transaction.atomic
+def purchase_order_lines_add(
+    *, order: PurchaseOrder, lines: Sequence[tuple[Product, int, Decimal | None]], user
+) -> list[PurchaseOrderLine]:
+    """Add several lines to a draft at once, recalculated once: ``(product, quantity, unit_cost)`` each,
+    the cost defaulting (``None``) from the supplier's price. All or nothing."""
+    order = _locked(PurchaseOrder, order.pk, "supplier")
+    _require_po_editable(order)
+    if not lines:
+        raise ValidationFailed("No lines were given.")
+    inactive = sorted(product.sku for product, _quantity, _cost in lines if not product.is_active)
+    if inactive:
+        raise ValidationFailed(f"Inactive products cannot be ordered: {', '.join(inactive)}.")
+    supplier_costs = dict(
+        SupplierProduct.objects.filter(
+            supplier=order.supplier, product__in=[product for product, _q, _c in lines]
+        ).values_list("product_id", "unit_cost")
+    )
+    new_lines = []
+    for product, quantity, unit_cost in lines:
+        if unit_cost is None:
+            unit_cost = supplier_costs.get(product.pk, product.cost)
+        line = PurchaseOrderLine(
+            order=order,
+            product=product,
+            quantity=_check_quantity(quantity),
+            unit_cost=_check_price(unit_cost, "The unit cost"),
+        )
+        line.line_total = pricing.purchase_line_total(quantity=line.quantity, unit_cost=line.unit_cost)
+        # The order is locked and the products are loaded rows; the check constraints are the database's
+        # (mirrored by the checks above): skipping their per-line queries keeps a 1,000-line draft fast.
+        _clean(line, exclude=["order", "product"], validate_constraints=False)
+        new_lines.append(line)
+    created = bulk_create_with_history(new_lines, PurchaseOrderLine, default_user=_user_or_none(user))
+    _po_recalculate(order, user)
+    return created
 
 
 @transaction.atomic
