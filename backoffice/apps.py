@@ -18,6 +18,11 @@ class BackofficeConfig(AppConfig):
         pre_enqueue.connect(task_registry.refuse_unregistered_tasks, dispatch_uid="backoffice.refuse_unregistered")
         post_execute.connect(alerts.task_finished, dispatch_uid="backoffice.task_finished")
 
+        from backoffice import dashboard_cache
+
+        # The start page's cached figures are dropped when orders or stock documents change.
+        dashboard_cache.connect_signals()
+
         from django.contrib.auth.signals import user_logged_in
 
         from backoffice import signin

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from inventory.selectors import dashboard_figures, recent_movements, reorder_levels
-
-# What the dashboard shows, and the permission (role) each part needs.
-DASHBOARD_PERMISSIONS = ("inventory.view_product", "inventory.view_stocklevel", "inventory.view_stockmovement")
+from backoffice.start_pages import start_page
 
 
 def dashboard_callback(request, context):
-    """Live figures for the admin index page (templates/admin/index.html).
+    """The start page (templates/admin/index.html): ``backoffice.start_pages.start_page``.
 
-    Figures and lists cover what the user may see (``backoffice.scoping``: a
-    Warehouse user's own warehouses); a user without a role sees none of them.
+    Figures and lists cover what the user may see (``backoffice.scoping``: a Warehouse user's own
+    warehouses); a user without a role, or a Warehouse user without a warehouse, gets a message instead.
     """
-    user = request.user
-    if not all(user.has_perm(permission) for permission in DASHBOARD_PERMISSIONS):
-        context.update({"figures": {}, "reorder_levels": [], "recent_movements": []})
-        return context
-    context.update(
-        {
-            "figures": dashboard_figures(user=user),
-            "reorder_levels": reorder_levels(user=user, limit=8),
-            "recent_movements": recent_movements(user=user, limit=8),
-        }
-    )
+    context.update(start_page(request.user))
+    context["currency"] = getattr(settings, "CURRENCY", "")
     return context
 
 

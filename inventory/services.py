@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from backoffice.dashboard_cache import bump_version
 from backoffice.errors import InsufficientStock, InvalidTransition, Shortfall, ValidationFailed
 from backoffice.events import business_event
 from backoffice.history import save_with_user
@@ -372,6 +373,10 @@ def _add_to_counters(deltas: dict[int, tuple[int, int]]) -> None:
     """
     if not deltas:
         return
+    # The start page's cached stock figures are obsolete now. Bumped at once (a rollback only costs a
+    # recomputation); the documents saved in the same transaction bump it again on commit
+    # (backoffice.dashboard_cache), so a figure computed before the commit is not kept.
+    bump_version()
     table = connection.ops.quote_name(StockLevel._meta.db_table)
     rows = ", ".join(["(%s, %s, %s)"] * len(deltas))
     params = [value for pk, (on_hand, allocated) in deltas.items() for value in (pk, on_hand, allocated)]

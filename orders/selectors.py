@@ -41,3 +41,30 @@ def incoming_quantities() -> dict[Key, int]:
         .values_list("product_id", "order__warehouse_id", "total")
     )
     return {(product_id, warehouse_id): total for product_id, warehouse_id, total in rows if total}
+
+
+def over_credit_limit(orders):
+    """Draft orders of ``orders`` that would take their customer over its credit limit if confirmed.
+
+    The credit rule of ``orders.services.credit_exposure`` in one query: the customer's confirmed and
+    partially shipped orders plus the draft's total above the customer's limit (no limit: never over).
+    Drafts cannot be confirmed that way without a Manager's override: they await approval.
+    """
+    from django.db.models import DecimalField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from orders.models import SalesOrder
+
+    open_value = (
+        SalesOrder.objects.filter(customer=OuterRef("customer"), status__in=SalesOrderStatus.OPEN)
+        .order_by()
+        .values("customer")
+        .annotate(total=Sum("total"))
+        .values("total")
+    )
+    money = DecimalField(max_digits=16, decimal_places=2)
+    return (
+        orders.filter(status=SalesOrderStatus.DRAFT, customer__credit_limit__isnull=False)
+        .annotate(open_value=Coalesce(Subquery(open_value, output_field=money), Value(0), output_field=money))
+        .filter(customer__credit_limit__lt=F("open_value") + F("total"))
+    )

@@ -25,3 +25,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # covers it) say ":memory:" explicitly, or each worker would open a file named after the dev database.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3") and not DATABASES["default"]["TEST"].get("NAME"):  # noqa: F405
     DATABASES["default"]["TEST"]["NAME"] = ":memory:"  # noqa: F405
+
+# The start page caches its figures per warehouse scope (backoffice/dashboard_cache.py); the cache
+# outlives each test's database, so it is off here and the tests of the cache turn it on themselves.
+DASHBOARD_CACHE_SECONDS = 0
