@@ -1,5 +1,6 @@
 """Admin registrations of the project app (autodiscovered after the libraries' own admins)."""
 
-from backoffice import feedback_admin, signin_admin  # noqa: F401 (feedback_admin registers with @admin.register)
+# feedback_admin and job_admin (the Imports and Exports lists) register with @admin.register.
+from backoffice import feedback_admin, job_admin, signin_admin  # noqa: F401
 
 signin_admin.register()

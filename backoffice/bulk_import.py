@@ -1,54 +1,109 @@
-"""The bulk path of the import engine: a resource's file validated and written with a constant number of queries.
+"""The bulk path of the import engine: a resource's file validated into a plan, and the plan written in bulk.
 
 ``backoffice.imports.ResourceTarget`` runs a resource through here when the
-resource class sets ``bulk_import = True`` (``inventory.resources.ProductResource``);
-it gives the same answers as django-import-export's row-by-row ``import_data``
-(the same ``Result``: row kinds, invalid rows by number and column, totals)
-without a query per row:
+resource class sets ``bulk_import = True`` (products, supplier products,
+reorder settings, customers, suppliers). It gives the answers of
+django-import-export's row-by-row ``import_data`` (row kinds, invalid rows by
+number and column, totals) with a constant number of queries per batch of
+``ROW_BATCH`` rows and without import-export's per-row objects:
 
-* the rows are read once; referenced records (``LookupWidget`` columns, e.g. a
-  product's category by name) and the existing records (by the import key, e.g.
-  sku) are loaded with one query per kind (per 5,000 distinct values);
-* each row is parsed by the resource's own fields and widgets and validated
-  with the model's field rules (each field's ``clean`` as ``clean_fields`` runs
-  it: validators, ``max_length``, decimal places, the bounds of
-  ``backoffice.limits``) and the model's ``clean()`` if it has one — not
-  ``full_clean()``, whose unique and constraint checks query per row (the check
-  constraints mirror the field validators, and the database still enforces
-  them); a value repeated in a column (prices, categories, flags) is parsed and
-  validated once;
-* uniqueness (``unique`` fields, and single-field ``UniqueConstraint`` s, which
-  skip blank values like the barcode's) is checked for the whole file: within
-  the file, and against the database with one query per field;
-* a row whose values equal the stored record is *unchanged* and not written;
-* the import writes new rows with ``bulk_create_with_history`` and changed rows
-  with ``bulk_update_with_history`` (only the columns that changed in some row,
-  plus ``updated_at``: counters maintained elsewhere are never overwritten),
-  up to ``BATCH_SIZE`` rows per statement, every history row with the importing
-  user — inside the caller's transaction (all or nothing).
+**Validation** (``BulkImport.validate`` → ``ImportPlan``; writes nothing: the preview)
 
-A resource qualifies if it has one import key column naming a plain field,
-its lookups are ``LookupWidget`` s of other models, and its model's unique
-constraints are single-field (blank values exempt).
+* the rows are read once, column by column. Each cell goes through the
+  resource's own field and widget (``Field.clean``) and the model field's
+  rules (``Field.clean`` of the model field as ``clean_fields`` runs it:
+  validators, ``max_length``, choices, decimal places, required, the bounds of
+  ``backoffice.limits``). A value repeated in a column (prices, categories,
+  flags) is parsed and checked once; a plain text column (no widget, no
+  choices, only length rules) is checked inline, and only a cell failing the
+  inline test goes through the full ``clean`` (for its exact message);
+* referenced records (``LookupWidget`` columns, e.g. a product's category by
+  name) are loaded once per kind; the stored records a batch updates (by the
+  import key: a SKU, or supplier + SKU) with one query per batch, only the
+  columns compared;
+* keys repeated in the file, unique fields (``unique`` and single-field
+  ``UniqueConstraint`` s with their condition) within the file and against the
+  database (one query per field and chunk), the model's own ``clean()``, the
+  resource's ``before_import_row`` (when it has its own) and its protected
+  fields (``ProtectedFieldsResourceMixin``) are checked as the row-by-row
+  import checks them — ``full_clean()`` is not run per row (its unique checks
+  query per row; the check constraints mirror the field validators and the
+  database still enforces them);
+* a row equal to its stored record is *unchanged* and never written.
+
+The plan holds what validation found: the typed values of the new rows, the
+primary key, new values and (as a guard) the ``updated_at`` or the compared
+values of each changed row, the counts, the kinds of the first rows and every
+error. It is small enough to store (``backoffice.import_plans``): **Confirm
+writes the stored plan** without validating the file again.
+
+**Writing** (``write_plan``; inside the caller's transaction: all or nothing)
+
+* first, in bulk, that the plan still holds: no record with a new row's key
+  appeared, every updated record still has the ``updated_at`` (or values) it
+  had when validated, no other record took a unique value, every referenced
+  record still exists. Anything else raises ``PlanOutdated`` and nothing is
+  written (the user uploads the file again to see a fresh preview);
+* new rows are inserted with one multi-row statement per batch (PostgreSQL:
+  ``INSERT … SELECT * FROM unnest(…) RETURNING``; SQLite: multi-row ``VALUES
+  … RETURNING``), changed rows updated with one statement per batch (only the
+  columns that changed in some row, plus ``updated_at``: counters maintained
+  elsewhere are never overwritten);
+* their history rows (django-simple-history) are inserted the same way,
+  directly: what ``bulk_create_with_history`` / ``bulk_update_with_history``
+  write (every tracked field, ``history_type`` ``+`` or ``~``, the importing
+  user, one ``history_date``, the change reason), without building model
+  instances.
+
+``progress(rows_done, rows_total)`` is called once per batch in each pass.
+
+A resource qualifies if its import key columns name plain fields or
+``LookupWidget`` s of other models and its model's other unique rules are
+single-field.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import tablib
+from django.core import validators as core_validators
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models
+from django.db import connection, models
+from django.db.models import Q
+from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 from django.utils.encoding import force_str
-from import_export.results import Error, Result, RowResult
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from import_export import widgets
+from import_export.results import Error, InvalidRow, Result, RowResult
 
-BATCH_SIZE = 1000
+from backoffice.errors import BusinessError
+from backoffice.field_rights import FieldChangeRefused, _shown
+
+ROW_BATCH = 5000
 LOOKUP_CHUNK = 5000
 CHANGE_REASON = "Imported from a spreadsheet"
 MEMO_SIZE = 20_000
-WRITE_GROUP = 10_000
+PREVIEW_ROWS = 100
+# Rows per INSERT/UPDATE statement (PostgreSQL sends each column as one array; SQLite binds every value).
+PG_WRITE_BATCH = 5000
+SQLITE_WRITE_BATCH = 1000
+BATCH_SIZE = SQLITE_WRITE_BATCH  # rows per statement (SQLite); PostgreSQL: PG_WRITE_BATCH
+PLAN_VERSION = 2
+
+NEW, UPDATE, SKIP_KIND, INVALID = (
+    RowResult.IMPORT_TYPE_NEW,
+    RowResult.IMPORT_TYPE_UPDATE,
+    RowResult.IMPORT_TYPE_SKIP,
+    RowResult.IMPORT_TYPE_INVALID,
+)
+
+Progress = Callable[[int, int], None]
 
 
 def supports_bulk(resource_class) -> bool:
@@ -60,322 +115,1146 @@ def _chunks(values: list, size: int = LOOKUP_CHUNK):
         yield values[start : start + size]
 
 
-class PreloadedLookup:
-    """Stands in for a ``LookupWidget`` during a bulk run: same answers, from a dict loaded at once."""
+def _no_progress(done: int, total: int) -> None:
+    return None
 
-    def __init__(self, widget, keys: set[str]) -> None:
+
+_RAW_IN_TYPES = (models.CharField, models.TextField, models.IntegerField, models.ForeignKey, models.AutoField)
+
+
+def filter_in(queryset, name: str, values: list):
+    """``queryset.filter(name__in=values)`` for validated values of a plain column, without Django preparing
+    each value (what makes a 5,000-value ``__in`` slow); other columns through the ORM."""
+    f = queryset.model._meta.get_field(name)
+    plain = type(f) in (models.CharField, models.TextField) or (
+        isinstance(f, _RAW_IN_TYPES) and not isinstance(f, (models.CharField, models.TextField))
+    )
+    if not plain or not values or any(not isinstance(v, (str, int)) or isinstance(v, bool) for v in values[:1]):
+        return queryset.filter(**{f"{name}__in": values})
+    quote = connection.ops.quote_name
+    column = f"{quote(queryset.model._meta.db_table)}.{quote(f.column)}"
+    return queryset.extra(where=[f"{column} IN ({', '.join(['%s'] * len(values))})"], params=list(values))
+
+
+class PlanOutdated(BusinessError):
+    """The records a validated import would write changed since it was validated: nothing was written."""
+
+    code = "import_plan_outdated"
+    http_status = 409
+
+
+# Cells ------------------------------------------------------------------------------------------
+
+
+class _Bad:
+    """A cell that failed: its messages."""
+
+    __slots__ = ("messages",)
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+
+
+# The column leaves the field as it is (import-export: ``saves_null_values=False`` and an empty cell).
+KEEP = object()
+
+
+class PreloadedLookup:
+    """A ``LookupWidget`` answered from one query: natural key → primary key of the referenced record."""
+
+    def __init__(self, widget, keys: Iterable[str]) -> None:
         self.widget = widget
         self.model = widget.model
         self.found: dict[str, Any] = {}
-        for chunk in _chunks(sorted(keys)):
-            for obj in self.model._default_manager.filter(**{f"{widget.field}__in": chunk}):
-                self.found[getattr(obj, widget.field)] = obj
+        for chunk in _chunks(sorted(set(keys))):
+            for key, pk in (
+                filter_in(self.model._default_manager.all(), widget.field, chunk)
+                .values_list(widget.field, "pk")
+                .order_by()
+            ):
+                self.found[force_str(key)] = pk
+        name = self.model._meta.verbose_name
+        self.missing = f"No {name} with {self.model._meta.get_field(widget.field).verbose_name} '{{}}'."
 
-    def clean(self, value, row=None, **kwargs):
-        if value is None or force_str(value).strip() == "":
+    def clean(self, value):
+        if value is None:
             return None
         key = force_str(value).strip()
+        if key == "":
+            return None
         try:
             return self.found[key]
         except KeyError:
-            name = self.model._meta.verbose_name
-            field = self.model._meta.get_field(self.widget.field).verbose_name
-            raise ValueError(f"No {name} with {field} '{key}'.") from None
+            raise ValueError(self.missing.format(key)) from None
 
-    def render(self, value, obj=None, **kwargs):
-        return self.widget.render(value, obj, **kwargs)
+
+_PLAIN_TEXT_VALIDATORS = (core_validators.MaxLengthValidator, core_validators.ProhibitNullCharactersValidator)
+
+
+class Column:
+    """One import column: how a cell becomes the model field's value (or a ``_Bad``)."""
+
+    def __init__(self, resource_field, model_field, index: int, lookup: PreloadedLookup | None) -> None:
+        self.field = resource_field
+        self.model_field = model_field
+        self.name = resource_field.column_name
+        self.attname = model_field.attname
+        self.index = index
+        self.lookup = lookup
+        self.cache: dict[Any, Any] = {}
+        mf = model_field
+        self.plain_text = (
+            lookup is None
+            and type(mf) in (models.CharField, models.TextField)
+            and not mf.choices
+            and type(resource_field.widget) is widgets.Widget  # its clean() returns the cell as it is
+            and resource_field.default is NOT_PROVIDED
+            and all(isinstance(v, _PLAIN_TEXT_VALIDATORS) for v in mf.validators)
+        )
+        self.max_length = mf.max_length if isinstance(mf, models.CharField) else None
+
+    def convert(self, raw):
+        """The value for the model, ``KEEP``, or a ``_Bad``."""
+        if (
+            self.plain_text
+            and raw.__class__ is str
+            and (raw or self.model_field.blank)
+            and (self.max_length is None or len(raw) <= self.max_length)
+            and "\x00" not in raw
+        ):
+            return raw
+        key = raw if raw.__class__ is str else (raw.__class__, raw)
+        try:
+            return self.cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable cell: not remembered
+            return self._convert(raw)
+        value = self._convert(raw)
+        if len(self.cache) < MEMO_SIZE:
+            self.cache[key] = value
+        return value
+
+    def _convert(self, raw):
+        field, model_field = self.field, self.model_field
+        try:
+            value = self.lookup.clean(raw) if self.lookup is not None else field.clean({field.column_name: raw})
+        except ValueError as error:
+            return _Bad([force_str(error)])
+        if value is None and not field.saves_null_values:
+            return KEEP
+        if self.lookup is not None:
+            if value is None:
+                if not model_field.null:
+                    return _Bad([str(model_field.error_messages["null"])])
+                if not model_field.blank:
+                    return _Bad([str(model_field.error_messages["blank"])])
+            return value
+        if model_field.blank and value in model_field.empty_values:
+            return value
+        try:
+            return model_field.clean(value, None)
+        except ValidationError as error:
+            return _Bad(list(error.messages))
+
+
+# Uniqueness -------------------------------------------------------------------------------------
+
+
+def _simple_condition(condition) -> Callable[[dict], bool] | None:
+    """``Q(field=value)`` / ``~Q(…)`` / ANDs of them as a test of a row's values; None if more complex."""
+    if condition is None:
+        return lambda values: True
+    if not isinstance(condition, Q) or condition.connector != Q.AND:
+        return None
+    tests = []
+    for child in condition.children:
+        if isinstance(child, Q):
+            test = _simple_condition(child)
+        elif isinstance(child, tuple) and len(child) == 2:
+            name, expected = child
+            name = name.removesuffix("__exact")
+            if "__" in name:
+                return None
+            test = lambda values, name=name, expected=expected: values.get(name) == expected  # noqa: E731
+        else:
+            return None
+        if test is None:
+            return None
+        tests.append(test)
+    if condition.negated:
+        return lambda values: not all(test(values) for test in tests)
+    return lambda values: all(test(values) for test in tests)
+
+
+@dataclass
+class UniqueRule:
+    attribute: str
+    condition: Any  # a Q or None
+    test: Callable[[dict], bool]
+    message: str  # for a value another stored record holds
+    blank_exempt: bool
+
+
+def unique_rules(model) -> list[UniqueRule]:
+    """Every single-field uniqueness rule of ``model`` that can be checked from the values (others: the database)."""
+    label = model._meta.verbose_name.capitalize()
+    rules = []
+    for f in model._meta.concrete_fields:
+        if f.unique and not f.primary_key:
+            message = f"{label} with this {f.verbose_name} already exists."
+            rules.append(UniqueRule(f.name, None, lambda values: True, message, False))
+    for constraint in model._meta.constraints:
+        if not isinstance(constraint, models.UniqueConstraint) or len(constraint.fields) != 1:
+            continue
+        test = _simple_condition(constraint.condition)
+        if test is None:
+            continue
+        name = constraint.fields[0]
+        f = model._meta.get_field(name)
+        # ``~Q(barcode="")``: the rule only exempts blank values; reported as the field's own uniqueness.
+        blank_exempt = constraint.condition is not None and constraint.condition == ~Q(**{name: ""})
+        if constraint.condition is None or blank_exempt:
+            message = f"{label} with this {f.verbose_name} already exists."
+        else:
+            message = str(constraint.get_violation_error_message())
+        rules.append(UniqueRule(name, constraint.condition, test, message, blank_exempt))
+    return rules
 
 
 def unique_attributes(model) -> list[tuple[str, bool]]:
     """(field name, blank values exempt) of every single-field uniqueness rule of ``model``."""
-    rules = [(f.name, False) for f in model._meta.concrete_fields if f.unique and not f.primary_key]
-    for constraint in model._meta.constraints:
-        if isinstance(constraint, models.UniqueConstraint) and len(constraint.fields) == 1:
-            rules.append((constraint.fields[0], constraint.condition is not None))
-    return rules
+    return [(rule.attribute, rule.blank_exempt) for rule in unique_rules(model)]
 
 
-class _Memo:
-    """``function(owner, value)`` remembered per owner and value (up to ``MEMO_SIZE`` values per owner)."""
+# The plan ---------------------------------------------------------------------------------------
 
-    def __init__(self, function) -> None:
-        self.function = function
-        self.seen: dict[Any, dict[Any, Any]] = {}
 
-    def __call__(self, owner, value):
-        seen = self.seen.setdefault(id(owner), {})
-        try:
-            key = (value.__class__, value if isinstance(value, str) else str(value))
-            return seen[key]
-        except KeyError:
-            answer = self.function(owner, value)
-            if len(seen) < MEMO_SIZE:
-                seen[key] = answer
-            return answer
+@dataclass
+class ImportPlan:
+    """What a validation found and what the import writes: typed values, guards, counts, errors."""
+
+    resource: str
+    model: str
+    user_id: Any
+    row_count: int
+    fields: list[str]  # attnames, the order of the values in new_rows / update_rows
+    columns: list[str]  # their column names
+    key_fields: list[str]  # attnames of the import key
+    new_rows: list[tuple] = field(default_factory=list)
+    new_numbers: list[int] = field(default_factory=list)
+    update_pks: list[Any] = field(default_factory=list)
+    update_rows: list[tuple] = field(default_factory=list)
+    update_numbers: list[int] = field(default_factory=list)
+    update_fields: list[str] = field(default_factory=list)  # attnames changed in at least one updated row
+    guard: str = ""  # "updated_at" when the model has it (then also checked, in ``guard_times``)
+    guards: list[Any] = field(default_factory=list)  # per updated row: the stored values of ``fields`` compared
+    guard_times: list[Any] = field(default_factory=list)
+    unchanged: int = 0
+    preview_kinds: dict[int, str] = field(default_factory=dict)
+    errors: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, reason); row 0: the file
+    # What the preview shows without the file: its header, first rows (as text) and reading notes.
+    headers: list[str] = field(default_factory=list)
+    first_rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    version: int = PLAN_VERSION
+    # Set once written (not stored): primary keys of the new rows, in ``new_rows`` order.
+    created_pks: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def error_rows(self) -> int:
+        return len({row for row, _column, _reason in self.errors})
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.resource}:{self.model}:{self.row_count}".encode()).hexdigest()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["created_pks"] = []
+        return state
+
+
+# Validation -------------------------------------------------------------------------------------
 
 
 class BulkImport:
-    """One bulk run of ``resource`` over ``sheet``; ``run()`` returns an import-export ``Result``."""
+    """One bulk run of ``resource`` over ``sheet`` by ``user``."""
 
-    def __init__(self, resource, sheet, user) -> None:
+    def __init__(self, resource, sheet, user, progress: Progress | None = None) -> None:
         self.resource = resource
         self.sheet = sheet
         self.user = user
         self.model = resource._meta.model
-        # Columns that differ from the stored record in at least one updated row: all an update writes.
-        self.changed_fields: set[str] = set()
-
-    # Reading -------------------------------------------------------------------------------------
-
-    def _check_columns(self, headers: list[str]) -> None:
-        self.resource.before_import(tablib.Dataset(headers=headers))
-
-    def _rows(self, headers: list[str]) -> list[dict[str, Any]]:
-        blank_text = self.resource.blank_text_columns()
-        rows = []
-        for values in self.sheet.rows:
-            row = {}
-            for column, value in zip(headers, values, strict=False):
-                if isinstance(value, str):
-                    value = value.strip()
-                elif value is None and column in blank_text:
-                    value = ""
-                row[column] = value
-            rows.append(row)
-        return rows
-
-    # Running -------------------------------------------------------------------------------------
+        self.progress = progress or _no_progress
+        self.resource_path = f"{type(resource).__module__}.{type(resource).__qualname__}"
 
     def run(self, *, dry_run: bool) -> Result:
-        result = Result()
-        headers = [force_str(h).strip() if h is not None else "" for h in self.sheet.headers]
-        result.diff_headers = list(headers)
+        """Validate, and (unless ``dry_run`` or any error) write: an import-export ``Result`` (compatibility)."""
+        plan = self.validate()
+        if not dry_run and plan.ok:
+            write_plan(plan, self.resource, self.user, progress=self.progress, fresh=True)
+        return plan_result(plan, self.sheet)
+
+    # ---------------------------------------------------------------------------------------------
+
+    def validate(self) -> ImportPlan:
+        resource, model, sheet = self.resource, self.model, self.sheet
+        headers = [force_str(h).strip() if h is not None else "" for h in sheet.headers]
+        total = len(sheet.rows)
+        opts = model._meta
+        plan = ImportPlan(
+            resource=self.resource_path,
+            model=opts.label,
+            user_id=getattr(self.user, "pk", None),
+            row_count=total,
+            fields=[],
+            columns=[],
+            key_fields=[],
+            headers=list(sheet.headers),
+            first_rows=[["" if v is None else str(v) for v in row] for row in sheet.rows[:PREVIEW_ROWS]],
+            notes=list(getattr(sheet, "notes", []) or []),
+        )
         try:
-            self._check_columns(headers)
+            resource.before_import(tablib.Dataset(headers=headers), user=self.user)
         except ValueError as error:
-            result.append_base_error(Error(error))
-            return result
-        rows = self._rows(headers)
-        resource = self.resource
-        [key_name] = resource.get_import_id_fields()
-        key_field = resource.fields[key_name]
-        key_column, key_attr = key_field.column_name, key_field.attribute
-        fields = [
-            field
-            for field in resource.get_import_fields()
-            if field.attribute and not field.readonly and field.column_name in headers
-        ]
-        for field in fields:
-            if hasattr(field.widget, "model") and field.widget.model is not None:
-                keys = {force_str(row[field.column_name]).strip() for row in rows if row.get(field.column_name)}
-                field.widget = PreloadedLookup(field.widget, keys)
-        lookups = [field for field in fields if isinstance(field.widget, PreloadedLookup)]
-        columns = {field.attribute: field.column_name for field in resource.fields.values() if field.attribute}
-
-        # Keys, duplicates within the file, and the stored records (one query per chunk of keys).
+            plan.errors.append((0, "", force_str(error)))
+            return plan
+        rows = sheet.rows
         errors: dict[int, dict[str, list[str]]] = {}
-        keys: dict[int, Any] = {}
-        first_by_key: dict[str, int] = {}
-        for number, row in enumerate(rows, 1):
-            folded = force_str(row.get(key_column, "")).strip().lower()
-            if folded:
-                if folded in first_by_key:
-                    errors[number] = {
-                        key_column: [
-                            f"{key_column} '{row.get(key_column)}' appears more than once in the file "
-                            f"(first in row {first_by_key[folded]})."
+        if self._own_row_hook():
+            rows = self._hooked_rows(headers, errors)
+
+        # The columns, in the resource's order; the key columns first among them.
+        names = {f.name for f in opts.concrete_fields}
+        key_names = list(resource.get_import_id_fields())
+        key_columns = [resource.fields[name] for name in key_names]
+        candidates = [
+            f
+            for f in resource.get_import_fields()
+            if f.attribute and not f.readonly and f.column_name in headers and f.attribute in names
+        ]
+        missing_keys = [f.column_name for f in key_columns if f.column_name not in headers]
+        if missing_keys:
+            plan.errors.append((0, "", f"Missing column(s): {', '.join(missing_keys)}."))
+            return plan
+        ordered = key_columns + [f for f in candidates if f not in key_columns]
+        blank_text = resource.blank_text_columns() if hasattr(resource, "blank_text_columns") else set()
+        columns: list[Column] = []
+        for resource_field in ordered:
+            index = headers.index(resource_field.column_name)
+            lookup = None
+            widget = resource_field.widget
+            if getattr(widget, "model", None) is not None and hasattr(widget, "field"):
+                keys = {force_str(row[index]).strip() for row in rows if row[index] not in (None, "")}
+                lookup = PreloadedLookup(widget, keys)
+            columns.append(Column(resource_field, opts.get_field(resource_field.attribute), index, lookup))
+        # Fields a new record's rules may set though the file lacks their column (a customer's credit limit).
+        present = {c.field.attribute for c in columns}
+        for name in getattr(resource, "new_record_fields", ()):
+            if name not in present:
+                resource_field = next(f for f in resource.fields.values() if f.attribute == name)
+                columns.append(Column(resource_field, opts.get_field(name), -1, None))
+        plan.fields = [c.attname for c in columns]
+        plan.columns = [c.name for c in columns]
+        key_count = len(key_columns)
+        plan.key_fields = plan.fields[:key_count]
+        blank_text_indexes = {c.index for c in columns if c.name in blank_text}
+        guard = "updated_at" if any(f.name == "updated_at" for f in opts.concrete_fields) else ""
+        plan.guard = guard
+
+        first_by_key: dict[tuple, int] = {}
+        key_labels = [c.name for c in columns[:key_count]]
+        key_indexes = [c.index for c in columns[:key_count]]
+        defaults = self._defaults(columns)
+        own_clean = model.clean is not models.Model.clean
+        protected = dict(getattr(resource, "protected_fields", {}) or {})
+        protected = {name: perm for name, perm in protected.items() if name in {c.field.attribute for c in columns}}
+        new_values_hook = getattr(resource, "new_record_values", None)
+        changed_fields: set[int] = set()
+        existing_attnames = ["pk", *plan.fields]
+        width = len(columns)
+        may_keep = any(not c.field.saves_null_values or c.index < 0 for c in columns)
+        guards_done = 0
+
+        for start in range(0, total, ROW_BATCH):
+            batch = rows[start : start + ROW_BATCH]
+            # Duplicate keys in the file (as StrictImportMixin words them), by the text of the key cells.
+            for offset, row in enumerate(batch):
+                number = start + offset + 1
+                folded = tuple(force_str(row[i]).strip().lower() if row[i] is not None else "" for i in key_indexes)
+                if not any(folded):
+                    continue
+                first = first_by_key.get(folded)
+                if first is None:
+                    first_by_key[folded] = number
+                else:
+                    shown = " + ".join(f"{label} '{row[i]}'" for label, i in zip(key_labels, key_indexes, strict=True))
+                    errors.setdefault(number, {}).setdefault(key_labels[-1], []).append(
+                        f"{shown} appears more than once in the file (first in row {first})."
+                    )
+            # Every cell of the batch, column by column.
+            values_by_column = []
+            for column in columns:
+                i = column.index
+                convert = column.convert
+                if i < 0:
+                    cells = [KEEP] * len(batch)
+                elif i in blank_text_indexes:
+                    cells = [
+                        convert("" if (v := row[i]) is None else (v.strip() if v.__class__ is str else v))
+                        for row in batch
+                    ]
+                else:
+                    cells = [convert(v.strip() if (v := row[i]).__class__ is str else v) for row in batch]
+                for offset, value in enumerate(cells):
+                    if value.__class__ is _Bad:
+                        errors.setdefault(start + offset + 1, {}).setdefault(column.name, []).extend(value.messages)
+                values_by_column.append(cells)
+            batch_rows = list(zip(*values_by_column, strict=True)) if values_by_column else [() for _ in batch]
+            del values_by_column
+            # The stored records of the batch, by key (one query per batch).
+            keys = {
+                row[:key_count]
+                for offset, row in enumerate(batch_rows)
+                if start + offset + 1 not in errors or not self._key_bad(errors[start + offset + 1], key_labels)
+            }
+            existing = self._existing(keys, key_count, existing_attnames)
+            for offset, values in enumerate(batch_rows):
+                number = start + offset + 1
+                row_errors = errors.get(number)
+                if row_errors is not None and self._key_bad(row_errors, key_labels):
+                    continue
+                stored = existing.get(values[:key_count])
+                if stored is None:
+                    kind = NEW
+                    if may_keep and KEEP in values:
+                        values = tuple(defaults[i] if v is KEEP else v for i, v in enumerate(values))
+                    changed = None
+                else:
+                    old = stored[1 : width + 1]
+                    if values == old:
+                        kind = SKIP_KIND
+                        changed = ()
+                    else:
+                        changed = [
+                            i
+                            for i, (v, o) in enumerate(zip(values, old, strict=True))
+                            if v is not KEEP and v.__class__ is not _Bad and v != o
                         ]
-                    }
+                        if may_keep and KEEP in values:
+                            values = tuple(old[i] if v is KEEP else v for i, v in enumerate(values))
+                        kind = UPDATE if changed else SKIP_KIND
+                if row_errors is None and kind != SKIP_KIND and (own_clean or protected or new_values_hook):
+                    values = self._row_checks(
+                        number, values, stored, columns, own_clean, protected, new_values_hook, errors
+                    )
+                    if stored is not None and number not in errors:
+                        old = stored[1 : width + 1]
+                        changed = [i for i, (v, o) in enumerate(zip(values, old, strict=True)) if v != o]
+                        kind = UPDATE if changed else SKIP_KIND
+                if number in errors:
                     continue
-                first_by_key[folded] = number
-            try:
-                keys[number] = key_field.clean(row)
-            except ValueError as error:
-                errors[number] = {key_column: [str(error)]}
-        existing: dict[Any, models.Model] = {}
-        for chunk in _chunks(sorted({k for k in keys.values() if k is not None}, key=str)):
-            for obj in resource.get_queryset().filter(**{f"{key_attr}__in": chunk}):
-                existing[force_str(getattr(obj, key_attr))] = obj
-
-        # Each row: parse, compare, validate with the model's field rules (no queries).
-        # A value seen before in a column is parsed and validated once (prices, categories, flags repeat).
-        parse = _Memo(self._parse_value)
-        check = _Memo(self._check_value)
-        names = {f.name for f in self.model._meta.concrete_fields}
-        plan = [
-            (field, field.column_name, field.attribute, self.model._meta.get_field(field.attribute).attname)
-            for field in fields
-            if field.attribute in names
-        ]
-        lookup_names = {field.attribute for field in lookups}
-        checked = [
-            f for f in self.model._meta.fields if not f.generated and not f.primary_key and f.name not in lookup_names
-        ]
-        own_clean = self.model.clean is not models.Model.clean
-        kinds: dict[int, str] = {}
-        instances: dict[int, models.Model] = {}
-        for number, row in enumerate(rows, 1):
-            if number in errors:
-                continue
-            # By text, as the database compares: an XLSX cell may hold the SKU 1001 as a number.
-            instance = existing.get(force_str(keys[number])) if keys[number] is not None else None
-            new = instance is None
-            if new:
-                instance = resource.init_instance(row)
-            row_errors: dict[str, list[str]] = {}
-            changed: set[str] = set()
-            for field, column, attribute, attname in plan:
-                ok, value = parse(field, row[column])
-                if not ok:
-                    row_errors[column] = [value]
-                    continue
-                if value is None and not field.saves_null_values:
-                    continue
-                if attname != attribute:  # a relation: compare and set the key
-                    if new or (value.pk if value is not None else None) != getattr(instance, attname):
-                        changed.add(attribute)
-                    setattr(instance, attribute, value)
+                if kind == NEW:
+                    plan.new_rows.append(values)
+                    plan.new_numbers.append(number)
+                elif kind == UPDATE:
+                    plan.update_rows.append(values)
+                    plan.update_numbers.append(number)
+                    plan.update_pks.append(stored[0])
+                    plan.guards.append(stored[1 : width + 1])
+                    changed_fields.update(changed)
                 else:
-                    if new or value != getattr(instance, attname):
-                        changed.add(attribute)
-                    setattr(instance, attname, value)
-            if not row_errors and not changed and not new:
-                kinds[number] = RowResult.IMPORT_TYPE_SKIP
-                instances[number] = instance
-                continue
-            for field in lookups:  # found in the preloaded records: exists, no query needed
-                model_field = self.model._meta.get_field(field.attribute)
-                if field.column_name not in row_errors and getattr(instance, model_field.attname) is None:
-                    if not model_field.null:
-                        row_errors[field.column_name] = [str(model_field.error_messages["null"])]
-                    elif not model_field.blank:
-                        row_errors[field.column_name] = [str(model_field.error_messages["blank"])]
-            for model_field in checked:
-                column = columns.get(model_field.name, model_field.name)
-                if column in row_errors:
-                    continue
-                raw = getattr(instance, model_field.attname)
-                if model_field.blank and raw in model_field.empty_values:
-                    continue
-                ok, value = check(model_field, raw)
-                if ok:
-                    setattr(instance, model_field.attname, value)
-                else:
-                    row_errors.setdefault(column, []).extend(value)
-            if own_clean:
-                try:
-                    instance.clean()
-                except ValidationError as error:
-                    for attribute, messages in error.update_error_dict({}).items():
-                        key = attribute if attribute == NON_FIELD_ERRORS else columns.get(attribute, attribute)
-                        row_errors.setdefault(key, []).extend(str(m) for m in messages)
-            if row_errors:
-                errors[number] = row_errors
-            else:
-                kinds[number] = RowResult.IMPORT_TYPE_NEW if new else RowResult.IMPORT_TYPE_UPDATE
-                instances[number] = instance
-                if not new:
-                    self.changed_fields |= changed
+                    plan.unchanged += 1
+                if number <= PREVIEW_ROWS:
+                    plan.preview_kinds[number] = kind
+            del batch_rows, existing
+            if guard and len(plan.guards) > guards_done:  # the changed rows' updated_at: one query per batch
+                pks = plan.update_pks[guards_done:]
+                found = dict(
+                    filter_in(model._default_manager.all(), opts.pk.name, pks).values_list("pk", guard).order_by()
+                )
+                plan.guard_times.extend(found.get(pk) for pk in pks)
+            guards_done = len(plan.guards)
+            self.progress(min(start + ROW_BATCH, total), total)
 
-        self._check_unique(instances, kinds, errors, columns)
+        plan.update_fields = [plan.fields[i] for i in sorted(changed_fields)]
+        self._check_unique(plan, columns, errors)
+        if errors:
+            for number, row_errors in sorted(errors.items()):
+                for column, messages in row_errors.items():
+                    label = "" if column == NON_FIELD_ERRORS else column
+                    plan.errors.extend((number, label, str(message)) for message in messages)
+                if number <= PREVIEW_ROWS:
+                    plan.preview_kinds[number] = INVALID
+            plan.errors.sort(key=lambda e: (e[0], e[1]))
+            bad = set(errors)
+            if bad:
+                self._drop_rows(plan, bad)
+        return plan
 
-        for number, row in enumerate(rows, 1):
-            row_result = RowResult()
-            if number in errors:
-                row_result.import_type = RowResult.IMPORT_TYPE_INVALID
-                row_result.validation_error = ValidationError(errors[number])
-                result.append_invalid_row(number, row, row_result.validation_error)
-            else:
-                row_result.import_type = kinds[number]
-                row_result.instance = instances[number]
-            result.increment_row_result_total(row_result)
-            result.append_row_result(row_result)
-
-        del rows, keys, first_by_key, existing, parse, check  # memory for the history records built next
-        if not dry_run and not errors:
-            self._write(instances, kinds, fields)
-        for row_result in result.rows:
-            row_result.add_instance_info(row_result.instance)
-        return result
+    # Helpers of the validation ---------------------------------------------------------------------
 
     @staticmethod
-    def _parse_value(field, value):
-        """(True, the field's value) or (False, why not): the resource's widget, as import-export calls it."""
-        try:
-            return True, field.clean({field.column_name: value})
-        except ValueError as error:
-            return False, force_str(error)
+    def _key_bad(row_errors: dict, key_labels: list[str]) -> bool:
+        return any(label in row_errors for label in key_labels)
 
-    def _check_value(self, model_field, value):
-        """(True, the cleaned value) or (False, messages): the model field's own ``clean`` (what full_clean runs)."""
-        try:
-            return True, model_field.clean(value, None)
-        except ValidationError as error:
-            return False, list(error.messages)
+    def _own_row_hook(self) -> bool:
+        """Whether the resource changes rows itself before they are read (a ``before_import_row`` of its own)."""
+        from inventory.resources import StrictImportMixin
 
-    def _check_unique(self, instances, kinds, errors, columns) -> None:
+        for klass in type(self.resource).__mro__:
+            if klass is StrictImportMixin or klass.__module__.startswith("import_export"):
+                return False
+            if "before_import_row" in vars(klass):
+                return True
+        return False
+
+    def _hooked_rows(self, headers: list[str], errors: dict) -> list[list]:
+        """The rows after the resource's ``before_import_row`` (upper-cased codes, empty → NULL …)."""
+        hooked = []
+        for number, values in enumerate(self.sheet.rows, 1):
+            row = dict(zip(headers, values, strict=False))
+            try:
+                self.resource.before_import_row(row, row_number=None)
+            except ValidationError as error:
+                for column, messages in error.update_error_dict({}).items():
+                    errors.setdefault(number, {}).setdefault(column, []).extend(str(m) for m in messages)
+            hooked.append([row.get(h) for h in headers])
+        return hooked
+
+    def _defaults(self, columns: list[Column]) -> list[Any]:
+        defaults = []
+        for column in columns:
+            f = column.model_field
+            defaults.append(f.get_default() if f.has_default() or f.null else ("" if f.empty_strings_allowed else None))
+        return defaults
+
+    def _existing(self, keys: set[tuple], key_count: int, attnames: list[str]) -> dict[tuple, tuple]:
+        """Stored records with one of ``keys``: key → (pk, values of the plan's fields…, guard)."""
+        if not keys:
+            return {}
+        queryset = self.model._default_manager.all()
+        key_attnames = attnames[1 : key_count + 1]
+        distinct = [sorted({key[i] for key in keys}, key=str) for i in range(key_count)]
+        widest = max(range(key_count), key=lambda i: len(distinct[i]))
+        found = {}
+        for chunk in _chunks(distinct[widest]):
+            chosen = filter_in(queryset, key_attnames[widest], chunk)
+            for i in range(key_count):
+                if i != widest:
+                    chosen = filter_in(chosen, key_attnames[i], distinct[i])
+            for stored in chosen.values_list(*attnames).order_by():
+                key = stored[1 : key_count + 1]
+                if key in keys:
+                    found[key] = stored
+        return found
+
+    def _row_checks(self, number, values, stored, columns, own_clean, protected, new_values_hook, errors):
+        """The checks that need the whole row: new-record rules, protected fields, the model's ``clean()``."""
+        model = self.model
+        by_attname = dict(zip((c.attname for c in columns), values, strict=True))
+        by_name = {c.field.attribute: by_attname[c.attname] for c in columns}
+        row_errors: dict[str, list[str]] = {}
+        if stored is None and new_values_hook is not None:
+            updated = new_values_hook({name: by_name[name] for name in protected if name in by_name} or {})
+            for name, value in updated.items():
+                if name in by_name:
+                    by_name[name] = value
+                    by_attname[model._meta.get_field(name).attname] = value
+        if protected:
+            current = None
+            if stored is not None:
+                current = model(**dict(zip((c.attname for c in columns), stored[1 : len(columns) + 1], strict=True)))
+            check = {name: by_name[name] for name in protected}
+            try:
+                self.resource.check_field_rights(current=current, values=check)
+            except FieldChangeRefused as refused:
+                columns_by_name = {c.field.attribute: c.name for c in columns}
+                for name in refused.fields:
+                    column = columns_by_name[name]
+                    if current is None:
+                        reason = f"Only a Manager or Admin may set {column}: leave it empty for a new record."
+                    else:
+                        shown = _shown(self.resource, name, current)
+                        reason = f"Only a Manager or Admin may change {column} (it is {shown})."
+                    row_errors.setdefault(column, []).append(reason)
+        if own_clean:
+            instance = model(**by_attname)
+            if stored is not None:
+                instance.pk = stored[0]
+                instance._state.adding = False
+            try:
+                instance.clean()
+            except ValidationError as error:
+                names = {c.field.attribute: c.name for c in columns}
+                for attribute, messages in error.update_error_dict({}).items():
+                    key = attribute if attribute == NON_FIELD_ERRORS else names.get(attribute, attribute)
+                    row_errors.setdefault(key, []).extend(str(m) for m in messages)
+            for column in columns:
+                by_attname[column.attname] = getattr(instance, column.attname)
+        if row_errors:
+            target = errors.setdefault(number, {})
+            for key, messages in row_errors.items():
+                target.setdefault(key, []).extend(messages)
+        return tuple(by_attname[c.attname] for c in columns)
+
+    def _check_unique(self, plan: ImportPlan, columns: list[Column], errors) -> None:
         """Unique fields: no two rows of the file, nor a row and another stored record, share a value."""
-        changing = {number: obj for number, obj in instances.items() if kinds[number] != RowResult.IMPORT_TYPE_SKIP}
-        for attribute, blank_exempt in unique_attributes(self.model):
-            column = columns.get(attribute)
-            if column is None:
-                continue
-            label = self.model._meta.get_field(attribute).verbose_name
+        by_attribute = {c.field.attribute: i for i, c in enumerate(columns)}
+        names = [c.field.attribute for c in columns]
+        entries = [(n, None, row, True) for n, row in zip(plan.new_numbers, plan.new_rows, strict=True)]
+        entries += [
+            (n, pk, row, True)
+            for n, pk, row in zip(plan.update_numbers, plan.update_pks, plan.update_rows, strict=True)
+        ]
+        for rule in unique_rules(self.model):
+            index = by_attribute.get(rule.attribute)
+            if index is None or index < len(plan.key_fields) and len(plan.key_fields) == 1:
+                continue  # not in the file, or the key itself (checked as duplicate keys)
+            column = columns[index].name
+            label = self.model._meta.get_field(rule.attribute).verbose_name
+            needs_test = rule.condition is not None and not rule.blank_exempt
             first: dict[Any, int] = {}
-            values: dict[Any, list[int]] = {}
-            for number, obj in instances.items():
-                value = getattr(obj, attribute)
-                if value is None or (blank_exempt and value == ""):
+            values: dict[Any, list[tuple[int, Any]]] = {}
+            for number, pk, row, _changing in sorted(entries, key=lambda e: e[0]):
+                value = row[index]
+                if value is None or (rule.blank_exempt and value == ""):
+                    continue
+                if needs_test and not rule.test(dict(zip(names, row, strict=True))):
                     continue
                 if value in first:
-                    if number in changing:
-                        errors.setdefault(number, {}).setdefault(column, []).append(
-                            f"{label} '{value}' appears more than once in the file (first in row {first[value]})."
-                        )
+                    message = (
+                        f"{label} '{value}' appears more than once in the file (first in row {first[value]})."
+                        if rule.condition is None or rule.blank_exempt
+                        else f"{rule.message} (row {first[value]} of the file)"
+                    )
+                    errors.setdefault(number, {}).setdefault(column, []).append(message)
                     continue
                 first[value] = number
-                if number in changing:
-                    values.setdefault(value, []).append(number)
-            # Another stored record holding the value is a conflict, even if the file gives that record
-            # another value: the database checks each row as it is written (as the row-by-row import did).
-            for chunk in _chunks(list(values)):
-                stored = self.model._default_manager.filter(**{f"{attribute}__in": chunk}).values_list("pk", attribute)
-                for pk, value in stored:
-                    for number in values.get(value, []):
-                        obj = instances[number]
-                        if pk == obj.pk:
-                            continue
-                        errors.setdefault(number, {}).setdefault(column, []).append(
-                            f"{self.model._meta.verbose_name.capitalize()} with this {label} already exists."
-                        )
-        for number in errors:
-            instances.pop(number, None)
+                values.setdefault(value, []).append((number, pk))
+            for number, _pk in stored_conflicts(self.model, rule, columns[index].attname, values):
+                errors.setdefault(number, {}).setdefault(column, []).append(rule.message)
 
-    def _write(self, instances, kinds, fields) -> None:
-        created = [obj for n, obj in instances.items() if kinds[n] == RowResult.IMPORT_TYPE_NEW]
-        updated = [obj for n, obj in instances.items() if kinds[n] == RowResult.IMPORT_TYPE_UPDATE]
-        # In groups of WRITE_GROUP rows: the history records of a group are built, written and freed together.
-        for group in _chunks(created, WRITE_GROUP):
-            bulk_create_with_history(
-                group,
-                self.model,
-                batch_size=BATCH_SIZE,
-                default_user=self.user,
-                default_change_reason=CHANGE_REASON,
-            )
-        if updated:
-            names = [field.attribute for field in fields if field.attribute in self.changed_fields]
-            if any(f.name == "updated_at" for f in self.model._meta.concrete_fields):
-                now = timezone.now()
-                for obj in updated:
-                    obj.updated_at = now
-                names.append("updated_at")
-            for group in _chunks(updated, WRITE_GROUP):
-                bulk_update_with_history(
-                    group,
-                    self.model,
-                    names,
-                    batch_size=BATCH_SIZE,
-                    default_user=self.user,
-                    default_change_reason=CHANGE_REASON,
+    @staticmethod
+    def _drop_rows(plan: ImportPlan, bad: set[int]) -> None:
+        keep = [i for i, n in enumerate(plan.new_numbers) if n not in bad]
+        plan.new_rows = [plan.new_rows[i] for i in keep]
+        plan.new_numbers = [plan.new_numbers[i] for i in keep]
+        keep = [i for i, n in enumerate(plan.update_numbers) if n not in bad]
+        for name in ("update_rows", "update_numbers", "update_pks", "guards", "guard_times"):
+            values = getattr(plan, name)
+            if values:
+                setattr(plan, name, [values[i] for i in keep])
+
+
+def stored_conflicts(model, rule: UniqueRule, attname: str, values: dict[Any, list[tuple[int, Any]]]):
+    """(row number, pk) of the rows whose value another stored record holds (one query per chunk of values)."""
+    manager = model._default_manager
+    for chunk in _chunks(list(values)):
+        queryset = filter_in(manager.all(), attname, chunk)
+        if rule.condition is not None and not rule.blank_exempt:
+            queryset = queryset.filter(rule.condition)
+        for pk, value in queryset.values_list("pk", attname).order_by():
+            for number, own_pk in values.get(value, []):
+                if own_pk != pk:
+                    yield number, own_pk
+
+
+# The Result the admin and the commands read ----------------------------------------------------------
+
+
+class PlanResult(Result):
+    """An import-export ``Result`` of a plan: totals and invalid rows now, the row results only when asked."""
+
+    def __init__(self, plan: ImportPlan, sheet=None) -> None:
+        super().__init__()
+        self.plan = plan
+        self._rows = None
+        self._model = None
+
+    def row_errors(self):
+        return []  # the bulk path reports every problem as an invalid row or a base error
+
+    @property
+    def rows(self):
+        if self._rows is None:
+            self._rows = list(self._row_results())
+        return self._rows
+
+    @rows.setter
+    def rows(self, value):
+        self._rows = value if value else None
+
+    def _row_results(self):
+        from django.apps import apps
+
+        plan = self.plan
+        model = apps.get_model(plan.model)
+        kinds: dict[int, tuple[str, int]] = {}
+        for i, number in enumerate(plan.new_numbers):
+            kinds[number] = (NEW, i)
+        for i, number in enumerate(plan.update_numbers):
+            kinds[number] = (UPDATE, i)
+        invalid = {row.number for row in self.invalid_rows}
+        for number in range(1, plan.row_count + 1):
+            if number in invalid:
+                continue
+            row = RowResult()
+            row.number = number
+            kind, index = kinds.get(number, (SKIP_KIND, -1))
+            row.import_type = kind
+            if kind == NEW:
+                row.instance = model(**dict(zip(plan.fields, plan.new_rows[index], strict=True)))
+                if index < len(plan.created_pks):
+                    row.instance.pk = plan.created_pks[index]
+            elif kind == UPDATE:
+                row.instance = model(
+                    pk=plan.update_pks[index], **dict(zip(plan.fields, plan.update_rows[index], strict=True))
                 )
+            if row.instance is not None and row.instance.pk is not None:
+                row.object_id = row.instance.pk
+                row.object_repr = force_str(row.instance)
+            yield row
+
+
+def plan_result(plan: ImportPlan, sheet) -> PlanResult:
+    result = PlanResult(plan, sheet)
+    headers = [force_str(h).strip() if h is not None else "" for h in sheet.headers] if sheet is not None else []
+    result.diff_headers = list(headers)
+    by_row: dict[int, dict[str, list[str]]] = {}
+    for number, column, reason in plan.errors:
+        if number == 0:
+            result.append_base_error(Error(reason))
+            continue
+        by_row.setdefault(number, {}).setdefault(column or NON_FIELD_ERRORS, []).append(reason)
+    for number, row_errors in sorted(by_row.items()):
+        values = ()
+        if sheet is not None and 0 < number <= len(sheet.rows):
+            values = tuple(sheet.rows[number - 1])
+        result.invalid_rows.append(
+            InvalidRow(number=number, validation_error=ValidationError(row_errors), values=values)
+        )
+    result.totals[NEW] = len(plan.new_rows)
+    result.totals[UPDATE] = len(plan.update_rows)
+    result.totals[SKIP_KIND] = plan.unchanged
+    result.totals[INVALID] = len(by_row)
+    result.total_rows = plan.row_count
+    return result
+
+
+# Writing ------------------------------------------------------------------------------------------
+
+
+def _placeholder_batch() -> int:
+    if connection.vendor == "postgresql":
+        return PG_WRITE_BATCH
+    return SQLITE_WRITE_BATCH
+
+
+def _sqlite_max_params() -> int:
+    raw = getattr(connection, "connection", None)
+    try:
+        return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    except (AttributeError, sqlite3.Error, TypeError):
+        return 999
+
+
+from django.db.backends.base.operations import BaseDatabaseOperations  # noqa: E402
+
+_BASE_ADAPT_DECIMAL = BaseDatabaseOperations.adapt_decimalfield_value
+
+_IDENTITY_FIELDS = (
+    models.BooleanField,
+    models.IntegerField,
+    models.ForeignKey,
+    models.AutoField,
+    models.BigAutoField,
+)
+
+
+def _preparer(model_field):
+    """A function making a Python value ready for the database driver (None when the value is ready as it is)."""
+    f = model_field
+    if (
+        isinstance(f, _IDENTITY_FIELDS)
+        and type(f).get_db_prep_save is models.Field.get_db_prep_save
+        and (isinstance(f, models.ForeignKey) or type(f).get_db_prep_value is models.Field.get_db_prep_value)
+    ):
+        return None
+    if type(f) in (models.CharField, models.TextField):
+        return None
+    if type(f) is models.DecimalField and connection.ops.adapt_decimalfield_value.__func__ is _BASE_ADAPT_DECIMAL:
+        return None  # validated Decimals: the driver takes them as they are
+    cache: dict[Any, Any] = {}
+
+    def prepare(value, f=f):
+        if value is None:
+            return None
+        try:
+            return cache[value]
+        except KeyError:
+            prepared = f.get_db_prep_save(value, connection)
+            if len(cache) < MEMO_SIZE:
+                cache[value] = prepared
+            return prepared
+        except TypeError:
+            return f.get_db_prep_save(value, connection)
+
+    return prepare
+
+
+def _prepared(fields: list, rows: list[tuple]) -> list[tuple]:
+    preparers = [_preparer(f) for f in fields]
+    if not any(preparers):
+        return rows
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
+    columns = [col if p is None else [p(v) for v in col] for p, col in zip(preparers, columns, strict=True)]
+    return list(zip(*columns, strict=True))
+
+
+def insert_rows(
+    model, fields: list, rows: list[tuple], returning: list | None = None, *, prepared: bool = False
+) -> list[tuple]:
+    """INSERT ``rows`` (values of ``fields``; Python values unless ``prepared``) into ``model``'s table.
+
+    Returns the ``returning`` columns of the inserted rows (one multi-row statement per batch)."""
+    if not rows:
+        return []
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(f.column) for f in fields)
+    back = ", ".join(quote(f.column) for f in returning or [])
+    if not prepared:
+        rows = _prepared(fields, rows)
+    found: list[tuple] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"
+            if returning:
+                sql += f" RETURNING {back}"
+            for batch in _chunks(rows, PG_WRITE_BATCH):
+                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
+                if returning:
+                    found.extend(cursor.fetchall())
+        elif not returning or connection.features.can_return_rows_from_bulk_insert:
+            per_statement = max(1, min(SQLITE_WRITE_BATCH, _sqlite_max_params() // max(1, len(fields))))
+            one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            for batch in _chunks(rows, per_statement):
+                sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(batch))}"
+                if returning:
+                    sql += f" RETURNING {back}"
+                cursor.execute(sql, list(itertools.chain.from_iterable(batch)))
+                if returning:
+                    found.extend(cursor.fetchall())
+        else:
+            sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"
+            for batch in _chunks(rows, SQLITE_WRITE_BATCH * 10):
+                cursor.executemany(sql, batch)
+            if returning:
+                raise PlanOutdated("This database cannot report the keys of inserted rows.")
+    return found
+
+
+def update_rows(model, pk_field, fields: list, rows: list[tuple]) -> None:
+    """UPDATE ``fields`` of the records whose primary key is each row's first value."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    rows = _prepared([pk_field, *fields], rows)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            names = [quote(f"v{i}") for i in range(len(fields) + 1)]
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [pk_field, *fields])
+            sets = ", ".join(f"{quote(f.column)} = v.{names[i + 1]}" for i, f in enumerate(fields))
+            sql = (
+                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) "
+                f"WHERE {table}.{quote(pk_field.column)} = v.{names[0]}"
+            )
+            for batch in _chunks(rows, PG_WRITE_BATCH):
+                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
+        else:
+            sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+            sql = f"UPDATE {table} SET {sets} WHERE {quote(pk_field.column)} = %s"
+            for batch in _chunks(rows, SQLITE_WRITE_BATCH * 10):
+                cursor.executemany(sql, [(*row[1:], row[0]) for row in batch])
+
+
+def history_model_of(model):
+    from django.conf import settings
+
+    if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        return None
+    manager = getattr(model, "history", None)
+    return getattr(manager, "model", None) if manager is not None else None
+
+
+def insert_history(
+    model, rows: list[tuple], attnames: list[str], history_type: str, user, *, prepared: bool = False
+) -> int:
+    """Historical records of ``rows`` (values of ``attnames``), as ``bulk_history_create`` writes them.
+
+    ``prepared``: the rows' values are already as the database driver takes them."""
+    history = history_model_of(model)
+    if history is None or not rows:
+        return 0
+    tracked = [f.attname for f in history.tracked_fields]
+    positions = [attnames.index(name) for name in tracked]
+    opts = history._meta
+    user_pk = getattr(user, "pk", None)
+    if user is None:
+        try:
+            default = history.get_default_history_user(None)
+        except Exception:  # noqa: BLE001 - no request in context: the system
+            default = None
+        user_pk = (
+            getattr(default, "pk", None)
+            if default is not None and getattr(default, "is_authenticated", False)
+            else None
+        )
+    now = timezone.now()
+    extra = {
+        "history_date": now,
+        "history_change_reason": CHANGE_REASON,
+        "history_type": history_type,
+    }
+    fields = [opts.get_field(name) for name in tracked]
+    extra_fields = [opts.get_field(name) for name in extra]
+    extra_values = tuple(extra.values())
+    user_field = None
+    try:
+        user_field = opts.get_field("history_user")
+    except Exception:  # noqa: BLE001 - a history without a user field
+        user_field = None
+    if user_field is not None:
+        extra_fields.append(user_field)
+        extra_values = (*extra_values, user_pk)
+    if prepared:
+        extra_values = tuple(
+            value if (p := _preparer(f)) is None else p(value)
+            for f, value in zip(extra_fields, extra_values, strict=True)
+        )
+    relation = None
+    try:
+        relation = opts.get_field("history_relation")
+    except Exception:  # noqa: BLE001 - only with ``related_name`` histories
+        relation = None
+    if relation is not None:
+        extra_fields.append(relation)
+    pk_position = attnames.index(model._meta.pk.attname)
+    records = [
+        (*(row[p] for p in positions), *extra_values, *((row[pk_position],) if relation is not None else ()))
+        for row in rows
+    ]
+    insert_rows(history, fields + extra_fields, records, prepared=prepared)
+    return len(records)
+
+
+def write_plan(
+    plan: ImportPlan, resource, user, *, progress: Progress | None = None, fresh: bool = False
+) -> ImportPlan:
+    """Write what ``plan`` says (the caller holds the transaction), after checking it still holds.
+
+    ``fresh``: the plan was made in this transaction just now (validate-and-write in one go): not checked again.
+    """
+    progress = progress or _no_progress
+    model = resource._meta.model
+    if plan.model != model._meta.label:
+        raise PlanOutdated("This preview belongs to another import.")
+    opts = model._meta
+    total = plan.row_count
+    done = plan.unchanged
+    progress(done, total)
+    now = timezone.now()
+    history = history_model_of(model)
+    tracked = [f.attname for f in history.tracked_fields] if history is not None else []
+    pk_attname = opts.pk.attname
+
+    # Still as validated? (all checks before any write)
+    if not fresh:
+        _check_plan_holds(plan, model)
+    stored_rows = _stored_rows(plan, model, tracked) if plan.update_rows else {}
+
+    # New rows.
+    if plan.new_rows:
+        file_fields = [opts.get_field(name) for name in _names(opts, plan.fields)]
+        file_attnames = [f.attname for f in file_fields]
+        others = [
+            f
+            for f in opts.concrete_fields
+            if not f.primary_key and f.attname not in file_attnames and not getattr(f, "generated", False)
+        ]
+        other_values = tuple(
+            now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+            for f in others
+        )
+        all_fields = file_fields + others
+        attnames = [f.attname for f in all_fields]
+        key_positions = [attnames.index(name) for name in plan.key_fields]
+        key_fields = [opts.get_field(_names(opts, [name])[0]) for name in plan.key_fields]
+        created: dict[tuple, Any] = {}
+        for start in range(0, len(plan.new_rows), PG_WRITE_BATCH):
+            # Made ready for the driver once, for the records and their history rows.
+            batch = _prepared(all_fields, [row + other_values for row in plan.new_rows[start : start + PG_WRITE_BATCH]])
+            returned = insert_rows(model, all_fields, batch, returning=[opts.pk, *key_fields], prepared=True)
+            for pk, *key in returned:
+                created[tuple(key)] = pk
+            if tracked:
+                with_pk = [row + (created[tuple(row[p] for p in key_positions)],) for row in batch]
+                insert_history(model, with_pk, [*attnames, pk_attname], "+", user, prepared=True)
+            done += len(batch)
+            progress(done, total)
+        key_preparers = [_preparer(f) for f in key_fields]
+        plan.created_pks = [
+            created.get(
+                tuple(v if p is None else p(v) for p, v in zip(key_preparers, row[: len(key_fields)], strict=True))
+            )
+            for row in plan.new_rows
+        ]
+
+    # Changed rows: only the columns changed in some row, and updated_at.
+    if plan.update_rows:
+        names = list(plan.update_fields)
+        positions = [plan.fields.index(name) for name in names]
+        update_fields = [opts.get_field(_names(opts, [name])[0]) for name in names]
+        if plan.guard:
+            update_fields.append(opts.get_field(plan.guard))
+        for start in range(0, len(plan.update_rows), PG_WRITE_BATCH):
+            pks = plan.update_pks[start : start + PG_WRITE_BATCH]
+            rows = plan.update_rows[start : start + PG_WRITE_BATCH]
+            values = [
+                (pk, *(row[p] for p in positions), *((now,) if plan.guard else ()))
+                for pk, row in zip(pks, rows, strict=True)
+            ]
+            update_rows(model, opts.pk, update_fields, values)
+            if tracked:
+                records = []
+                for pk, row in zip(pks, rows, strict=True):
+                    record = dict(stored_rows[pk])
+                    record.update(zip(plan.fields, row, strict=True))
+                    if plan.guard:
+                        record[opts.get_field(plan.guard).attname] = now
+                    records.append(tuple(record[name] for name in tracked))
+                insert_history(model, records, tracked, "~", user)
+            done += len(rows)
+            progress(done, total)
+    progress(total, total)
+    return plan
+
+
+def _names(opts, attnames: list[str]) -> list[str]:
+    by_attname = {f.attname: f.name for f in opts.concrete_fields}
+    return [by_attname.get(name, name) for name in attnames]
+
+
+def _outdated(model, count: int, examples: list[str], what: str) -> PlanOutdated:
+    shown = ", ".join(examples[:5]) + (" …" if count > 5 else "")
+    plural = model._meta.verbose_name_plural if count != 1 else model._meta.verbose_name
+    return PlanOutdated(
+        f"{count} {plural} {what} since the file was checked ({shown}). Nothing was written: "
+        "upload the file again to see what it would change now."
+    )
+
+
+def _check_plan_holds(plan: ImportPlan, model) -> None:
+    """Refuse (``PlanOutdated``) a plan whose records changed since it was made: a few queries per batch."""
+    opts = model._meta
+    manager = model._default_manager
+    key_names = _names(opts, plan.key_fields)
+    # 1. New keys must still be free.
+    key_count = len(plan.key_fields)
+    if plan.new_rows:
+        keys = {row[:key_count] for row in plan.new_rows}
+        distinct = [sorted({key[i] for key in keys}, key=str) for i in range(key_count)]
+        widest = max(range(key_count), key=lambda i: len(distinct[i]))
+        taken = []
+        for chunk in _chunks(distinct[widest]):
+            chosen = filter_in(manager.all(), plan.key_fields[widest], chunk)
+            for i in range(key_count):
+                if i != widest:
+                    chosen = filter_in(chosen, plan.key_fields[i], distinct[i])
+            taken.extend(key for key in chosen.values_list(*plan.key_fields).order_by() if tuple(key) in keys)
+        if taken:
+            raise _outdated(model, len(taken), [" + ".join(map(str, key)) for key in taken], "were added")
+    # 2. Referenced records must still exist.
+    for name in plan.fields:
+        f = opts.get_field(_names(opts, [name])[0])
+        if not f.is_relation or not f.many_to_one:
+            continue
+        position = plan.fields.index(name)
+        wanted = {row[position] for row in itertools.chain(plan.new_rows, plan.update_rows)} - {None}
+        found = set()
+        for chunk in _chunks(sorted(wanted)):
+            found.update(
+                filter_in(f.related_model._default_manager.all(), f.related_model._meta.pk.name, chunk)
+                .values_list("pk", flat=True)
+                .order_by()
+            )
+        if wanted - found:
+            missing = len(wanted - found)
+            meta = f.related_model._meta
+            raise PlanOutdated(
+                f"{missing} {meta.verbose_name_plural if missing != 1 else meta.verbose_name} "
+                "the file refers to were deleted since it was checked. Nothing was written: upload the file again."
+            )
+    # 3. Unique values must still be free.
+    names = _names(opts, plan.fields)
+    for rule in unique_rules(model):
+        if rule.attribute not in names or (key_count == 1 and names.index(rule.attribute) == 0):
+            continue
+        position = names.index(rule.attribute)
+        values: dict[Any, list[tuple[int, Any]]] = {}
+        entries = itertools.chain(
+            zip(plan.new_numbers, itertools.repeat(None), plan.new_rows),  # noqa: B905 - repeat() is endless
+            zip(plan.update_numbers, plan.update_pks, plan.update_rows, strict=True),
+        )
+        for number, pk, row in entries:
+            value = row[position]
+            if value is None or (rule.blank_exempt and value == ""):
+                continue
+            if (
+                rule.condition is not None
+                and not rule.blank_exempt
+                and not rule.test(dict(zip(names, row, strict=True)))
+            ):
+                continue
+            values.setdefault(value, []).append((number, pk))
+        conflicts = list(stored_conflicts(model, rule, plan.fields[position], values))
+        if conflicts:
+            raise PlanOutdated(
+                f"Row(s) {', '.join(str(n) for n, _ in conflicts[:5])}: {rule.message} (since the file was checked). "
+                "Nothing was written: upload the file again to see what it would change now."
+            )
+    del key_names
+
+
+def _stored_rows(plan: ImportPlan, model, tracked: list[str]) -> dict[Any, dict]:
+    """The records the plan updates, as stored now (for their history rows), after checking their guard."""
+    opts = model._meta
+    guard_attname = opts.get_field(plan.guard).attname if plan.guard else ""
+    attnames = list(
+        dict.fromkeys([opts.pk.attname, *tracked, *plan.fields, *([guard_attname] if guard_attname else [])])
+    )
+    stored: dict[Any, dict] = {}
+    for chunk in _chunks(list(plan.update_pks)):
+        for values in filter_in(model._default_manager.all(), opts.pk.name, chunk).values_list(*attnames).order_by():
+            stored[values[0]] = dict(zip(attnames, values, strict=True))
+    changed = []
+    key_position = 0
+    times = plan.guard_times if plan.guard else itertools.repeat(None)
+    for pk, guard, time, row in zip(plan.update_pks, plan.guards, times, plan.update_rows, strict=False):
+        now = stored.get(pk)
+        if (
+            now is None
+            or tuple(now[name] for name in plan.fields) != tuple(guard)
+            or (plan.guard and now[guard_attname] != time)
+        ):
+            changed.append(str(row[key_position]))
+    if changed:
+        raise _outdated(model, len(changed), changed, "were changed or deleted")
+    return stored

@@ -11,7 +11,9 @@ The override points are import-export's own: ``get_data_for_export`` returns
 a lazy ``ResourceExport`` (columns + row iterator) instead of a dataset, so
 an admin that narrows or replaces the queryset there (the order admins
 export one row per order line) keeps working unchanged; ``_do_file_export``
-turns it into the download response.
+turns it into the download response — or, above ``EXPORT_SYNC_MAX_ROWS`` rows,
+into a background ``ExportJob`` (``backoffice.export_jobs``): the user is sent
+to the Exports page and gets an e-mail with the link when the file is ready.
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from import_export import widgets
 from import_export.admin import ExportMixin
 from import_export.formats import base_formats
 from import_export.signals import post_export
 from unfold.contrib.import_export.forms import ExportForm
 
-from backoffice import exports
+from backoffice import export_jobs, exports
 from backoffice.exports import Column
 
 _INTEGER_FIELDS = (models.IntegerField, models.AutoField)  # Positive*/Small*/Big* are IntegerField subclasses
@@ -229,6 +236,8 @@ class StreamedExportMixin(ExportMixin):
         if not self.has_export_permission(request):
             raise PermissionDenied
         data = self.get_data_for_export(request, queryset, export_form=export_form)
+        if export_jobs.is_big(data.queryset):
+            return self._background_export(request, file_format)
         response = exports.export_response(
             data,
             data.columns,
@@ -238,3 +247,20 @@ class StreamedExportMixin(ExportMixin):
         )
         post_export.send(sender=None, model=self.model)
         return response
+
+    def _background_export(self, request, file_format):
+        """Too many rows for one request: written by a task; the user is sent to the Exports page."""
+        job = export_jobs.export_job_queue(model_admin=self, request=request, file_format=file_format.get_extension())
+        url = reverse("admin:backoffice_exportjob_change", args=[job.pk])
+        messages.info(
+            request,
+            format_html(
+                _(
+                    "Your export of more than {limit} rows is being prepared. It will be listed under "
+                    '<a href="{url}" class="underline">Exports</a>, and you will get an e-mail when it is ready.'
+                ),
+                limit=f"{export_jobs.sync_max_rows():,}",
+                url=url,
+            ),
+        )
+        return HttpResponseRedirect(url)

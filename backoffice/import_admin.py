@@ -21,16 +21,18 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from backoffice.import_jobs import import_job_status
 from backoffice.imports import (
     Outcome,
     PreviewExpired,
     ResourceTarget,
     import_confirm,
+    import_job_of,
     import_preview_get,
     import_upload,
     request_session_key,
 )
-from backoffice.models import ImportPreview
+from backoffice.models import ImportJob, ImportPreview
 from backoffice.uploads import UploadRefused, read_upload
 
 
@@ -40,9 +42,28 @@ class PreviewConfirmForm(forms.Form):
     token = forms.CharField(widget=forms.HiddenInput(), max_length=64)
 
 
+def job_context(job: ImportJob | None) -> dict:
+    """The link to an import's page (Imports list) and its progress, for the upload and status pages."""
+    if job is None:
+        return {}
+    return {
+        "job": job,
+        "job_url": reverse("admin:backoffice_importjob_change", args=[job.pk]),
+        "status_url": reverse("admin:backoffice_importjob_status", args=[job.pk]),
+        "progress": import_job_status(job),
+    }
+
+
+def outcome_job_context(outcome: Outcome | None) -> dict:
+    """``job_context`` of the job an outcome was recorded in."""
+    job_id = getattr(outcome, "job_id", None)
+    return job_context(ImportJob.objects.filter(pk=job_id).first() if job_id else None)
+
+
 def preview_status_context(preview: ImportPreview) -> dict:
     """What a status page shows of a (background) import."""
     return {
+        **job_context(import_job_of(preview)),
         "preview": preview,
         "outcome": Outcome.from_json(preview.outcome) if preview.outcome else None,
         "running": preview.status
@@ -107,6 +128,7 @@ class SafeImportAdminMixin:
                     return HttpResponseRedirect(self._import_url("import_status", preview.token))
                 context["result"] = outcome.result
                 context["outcome"] = outcome
+                context.update(outcome_job_context(outcome))
                 if preview is not None:
                     context["confirm_form"] = self.confirm_form_class(initial={"token": preview.token})
             resource_classes = [resource_class]

@@ -29,7 +29,9 @@ Every import goes through here, whatever it writes into:
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
+import inspect
 import io
 import math
 import re
@@ -47,11 +49,12 @@ from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 from import_export.resources import Resource
 
-from backoffice.bulk_import import BulkImport, supports_bulk
+from backoffice import import_jobs, import_plans
+from backoffice.bulk_import import BulkImport, ImportPlan, PlanOutdated, plan_result, supports_bulk, write_plan
 from backoffice.errors import BusinessError, ImportRejected, RowError
 from backoffice.events import business_event
 from backoffice.metrics import IMPORTS_FINISHED
-from backoffice.models import ImportPreview
+from backoffice.models import ImportJob, ImportPreview
 from backoffice.uploads import Sheet, UploadRefused, read_upload
 
 PREVIEW_ROWS = 100
@@ -118,6 +121,12 @@ class Outcome:
     message: str = ""
     # The import-export ``Result`` of a resource import (not stored).
     result: Any = None
+    # The validated plan of a bulk resource import (``backoffice.bulk_import``; not stored here, see import_plans).
+    plan: Any = field(default=None, repr=False)
+    # Every error, beyond the listed ones (not stored: the import's job keeps them in its bad rows file).
+    every_error: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # The ``ImportJob`` recording this import (backoffice.import_jobs), when there is one.
+    job_id: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -131,15 +140,18 @@ class Outcome:
         self.error_count += len(errors)
         room = max(0, max_errors_shown() - len(self.errors))
         self.errors.extend(asdict(error) for error in errors[:room])
+        self.every_error.extend(asdict(error) for error in errors)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("result")
+        data.pop("plan", None)
+        data.pop("every_error")
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outcome:
-        known = {name for name in cls.__dataclass_fields__ if name != "result"}
+        known = {name for name in cls.__dataclass_fields__ if name not in ("result", "every_error", "plan")}
         return cls(**{key: value for key, value in (data or {}).items() if key in known})
 
 
@@ -161,9 +173,15 @@ def first_rows(sheet: Sheet, kinds: dict[int, str] | None = None) -> list[dict[s
 
 
 class ImportTarget(abc.ABC):
-    """How one kind of import validates and writes a sheet. Subclasses set ``name`` (a dotted path to the instance)."""
+    """How one kind of import validates and writes a sheet. Subclasses set ``name`` (a dotted path to the instance).
+
+    ``validate`` and ``apply`` may take a keyword argument ``progress``: the
+    engine then hands them its ``progress(rows_done, rows_total)`` callable.
+    """
 
     name = ""
+    # Errors' ``row`` is the line of the file (header = 1); False: the data row (first data row = 1).
+    error_rows_are_lines = True
 
     @abc.abstractmethod
     def validate(self, sheet: Sheet, user) -> Outcome:
@@ -177,18 +195,43 @@ class ImportTarget(abc.ABC):
 class ResourceTarget(ImportTarget):
     """A django-import-export resource: all or nothing (any bad row rolls the whole file back)."""
 
+    error_rows_are_lines = False
+
     def __init__(self, resource_class: type[Resource], **resource_kwargs) -> None:
         self.resource_class = resource_class
         self.resource_kwargs = resource_kwargs
         self.name = f"{RESOURCE_PREFIX}{resource_class.__module__}.{resource_class.__qualname__}"
 
-    def run(self, sheet: Sheet, user, *, dry_run: bool) -> Outcome:
+    def run(
+        self, sheet: Sheet | None, user, *, dry_run: bool, progress=None, plan: ImportPlan | None = None
+    ) -> Outcome:
         resource = self.resource_class(**self.resource_kwargs)
         if supports_bulk(self.resource_class):
-            # Same Result, constant queries per batch, bulk writes with history (backoffice.bulk_import).
+            # Validated into a plan (the preview), the plan written in bulk with history (backoffice.bulk_import).
+            # A plan given (validated earlier by this user, e.g. the preview being confirmed) is written as it is.
+            if hasattr(resource, "user"):
+                resource.user = user
             with transaction.atomic():
-                result = BulkImport(resource, sheet, user).run(dry_run=dry_run)
-            return outcome_of_result(result, sheet)
+                fresh = plan is None or not self.owns(plan)
+                if fresh:
+                    plan = BulkImport(resource, sheet, user, progress).validate()
+                note = ""
+                if not dry_run and plan.ok and not fresh:
+                    try:
+                        write_plan(plan, resource, user, progress=progress)
+                    except PlanOutdated as outdated:
+                        # Records changed since the preview: the file is checked again against them (nothing was
+                        # written yet) and written only if every row is still good.
+                        logger.info("import.plan_outdated", target=self.name, reason=outdated.message)
+                        note = "The data changed since the preview: the file was checked again before importing."
+                        plan = BulkImport(resource, sheet, user, progress).validate()
+                        fresh = True
+                if not dry_run and plan.ok and fresh:
+                    write_plan(plan, resource, user, progress=progress, fresh=True)
+            outcome = outcome_of_plan(plan, sheet)
+            if note:
+                outcome.notes.append(note)
+            return outcome
         result = resource.import_data(
             sheet.dataset(),
             dry_run=dry_run,
@@ -200,11 +243,41 @@ class ResourceTarget(ImportTarget):
         )
         return outcome_of_result(result, sheet)
 
-    def validate(self, sheet: Sheet, user) -> Outcome:
-        return self.run(sheet, user, dry_run=True)
+    def owns(self, plan) -> bool:
+        """Whether ``plan`` was made by this target's resource (and by the current engine)."""
+        return (
+            isinstance(plan, ImportPlan)
+            and self.name == f"{RESOURCE_PREFIX}{plan.resource}"
+            and plan.version == ImportPlan.version
+        )
 
-    def apply(self, sheet: Sheet, user) -> Outcome:
-        return self.run(sheet, user, dry_run=False)
+    def validate(self, sheet: Sheet, user, progress=None) -> Outcome:
+        return self.run(sheet, user, dry_run=True, progress=progress)
+
+    def apply(self, sheet: Sheet | None, user, progress=None, plan: ImportPlan | None = None) -> Outcome:
+        """Write ``sheet``; with the ``plan`` its validation made, that plan is written without a second pass."""
+        return self.run(sheet, user, dry_run=False, progress=progress, plan=plan)
+
+
+def outcome_of_plan(plan: ImportPlan, sheet: Sheet | None) -> Outcome:
+    """A bulk import's plan summarised as the preview and result pages show it."""
+    outcome = Outcome(
+        new=len(plan.new_rows),
+        updated=len(plan.update_rows),
+        unchanged=plan.unchanged,
+        columns=list(plan.headers),
+        row_count=plan.row_count,
+        notes=list(plan.notes),
+        result=plan_result(plan, sheet),
+        plan=plan,
+    )
+    outcome.add_errors([RowError(row=row, column=column, reason=reason) for row, column, reason in plan.errors])
+    kinds = dict(plan.preview_kinds)
+    outcome.rows = [
+        {"number": index, "kind": kinds.get(index, ""), "values": values}
+        for index, values in enumerate(plan.first_rows, 1)
+    ]
+    return outcome
 
 
 def outcome_of_result(result, sheet: Sheet) -> Outcome:
@@ -351,6 +424,7 @@ def import_preview_sheet(preview: ImportPreview) -> Sheet:
 def import_preview_discard(preview: ImportPreview, *, keep_record: bool = False) -> None:
     """Delete the stored file (and the record, unless a status page still shows it)."""
     (imports_folder() / preview.stored_name).unlink(missing_ok=True)
+    import_plans.discard_plan(preview)
     if not keep_record:
         preview.delete()
 
@@ -359,6 +433,7 @@ def import_previews_cleanup(*, now=None) -> int:
     """Delete previews (records and files) older than ``IMPORT_PREVIEW_MAX_AGE``, and stray files; returns the count."""
     now = now or timezone.now()
     cutoff = now - preview_max_age()
+    import_jobs.import_jobs_cleanup(cutoff=cutoff)  # the jobs' records stay, their files go
     old = list(ImportPreview.objects.filter(created_at__lt=cutoff))
     for preview in old:
         import_preview_discard(preview)
@@ -374,15 +449,43 @@ def import_previews_cleanup(*, now=None) -> int:
 # Running ------------------------------------------------------------------------------------------
 
 
-def import_validate(*, sheet: Sheet, target: ImportTarget, user) -> Outcome:
-    """The preview: everything the import would do, with nothing written."""
-    return target.validate(sheet, user)
+def _no_progress(rows_done: int, rows_total: int) -> None:
+    return None
+
+
+def _run_step(method, sheet: Sheet, user, progress) -> Outcome:
+    """``target.validate``/``apply`` with the ``progress`` callable when it takes one; told start and end anyway."""
+    progress = progress or _no_progress
+    total = len(sheet)
+    progress(0, total)
+    try:
+        takes_progress = "progress" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        takes_progress = False
+    outcome = method(sheet, user, progress=progress) if takes_progress else method(sheet, user)
+    progress(total, total)
+    return outcome
+
+
+def import_validate(*, sheet: Sheet, target: ImportTarget, user, progress=None) -> Outcome:
+    """The preview: everything the import would do, with nothing written.
+
+    ``progress(rows_done, rows_total)`` is called as the rows are checked (at least at the start and the end).
+    """
+    return _run_step(target.validate, sheet, user, progress)
 
 
 @transaction.atomic
-def import_apply(*, sheet: Sheet, target: ImportTarget, user) -> Outcome:
-    """The import itself, all or nothing."""
-    outcome = target.apply(sheet, user)
+def import_apply(*, sheet: Sheet, target: ImportTarget, user, progress=None, plan=None) -> Outcome:
+    """The import itself, all or nothing (``progress`` as for ``import_validate``).
+
+    ``plan``: what the preview's validation found (``Outcome.plan``, or ``import_plans.load_plan``); a target that
+    takes it writes it without validating the file again (``backoffice.bulk_import.write_plan``).
+    """
+    method = target.apply
+    if plan is not None and "plan" in inspect.signature(method).parameters:
+        method = functools.partial(target.apply, plan=plan)
+    outcome = _run_step(method, sheet, user, progress)
     if not outcome.ok:
         transaction.set_rollback(True)
     else:
@@ -420,12 +523,20 @@ def import_preview_run(preview_id: int, *, apply: bool) -> Outcome | None:
         logger.warning("import.run_refused", preview_id=preview_id, apply=apply, reason="not confirmed or already done")
         return None
     preview = ImportPreview.objects.select_related("user").get(pk=preview_id)
+    job = ImportJob.objects.filter(preview_id=preview_id).first()
+    import_jobs.import_job_started(job, apply=apply)
     crashed = False
+    sheet = target = None
     try:
         with transaction.atomic():
             sheet = import_preview_sheet(preview)
             target = resolve_target(preview.target)
-            outcome = (import_apply if apply else import_validate)(sheet=sheet, target=target, user=preview.user)
+            progress = import_jobs.ProgressRecorder(job)
+            if apply:  # what the preview validated (import_plans), written without a second pass
+                plan = import_plans.load_plan(preview)
+                outcome = import_apply(sheet=sheet, target=target, user=preview.user, progress=progress, plan=plan)
+            else:
+                outcome = import_validate(sheet=sheet, target=target, user=preview.user, progress=progress)
     except BusinessError as error:
         outcome = Outcome(message=error.message, error_count=1)
     except Exception:
@@ -443,9 +554,33 @@ def import_preview_run(preview_id: int, *, apply: bool) -> Outcome | None:
         logger.warning("import.finish_skipped", preview_id=preview_id, apply=apply, reason="finished elsewhere")
         return outcome
     preview.status = status
-    if status != Status.PREVIEWED:
+    if status == Status.PREVIEWED:
+        import_plans.save_plan(preview, outcome.plan)
+    else:
         import_preview_discard(preview, keep_record=True)
+    import_jobs.import_job_finished(
+        job,
+        outcome,
+        status=JOB_STATUS[status],
+        target=target,
+        sheet=sheet,
+        stored_file_deleted=status != Status.PREVIEWED,
+    )
+    outcome.job_id = job.pk if job is not None else None
     return outcome
+
+
+JOB_STATUS = {
+    ImportPreview.Status.PREVIEWED: ImportJob.Status.VALIDATED,
+    ImportPreview.Status.REJECTED: ImportJob.Status.FAILED,
+    ImportPreview.Status.DONE: ImportJob.Status.DONE,
+    ImportPreview.Status.FAILED: ImportJob.Status.FAILED,
+}
+
+
+def import_job_of(preview: ImportPreview | None) -> ImportJob | None:
+    """The job recording ``preview``'s import."""
+    return ImportJob.objects.filter(preview=preview).first() if preview is not None else None
 
 
 def import_task_queue(func: str, preview: ImportPreview) -> None:
@@ -479,12 +614,22 @@ def import_upload(
             status=status,
         )
 
+    record = {"target": target, "user": user, "file_name": upload.name, "file_format": sheet.file_format}
     if len(sheet) > sync_max_rows():
         preview = store(ImportPreview.Status.VALIDATING)
+        import_jobs.import_job_create(**record, row_count=len(sheet), preview=preview, status=ImportJob.Status.QUEUED)
         import_task_queue(VALIDATE_TASK, preview)
         return preview, None
-    outcome = import_validate(sheet=sheet, target=target, user=user)
-    return (store(ImportPreview.Status.PREVIEWED) if outcome.ok else None), outcome
+    job = import_jobs.import_job_create(**record, row_count=len(sheet), status=ImportJob.Status.VALIDATING)
+    outcome = import_validate(sheet=sheet, target=target, user=user, progress=import_jobs.ProgressRecorder(job))
+    preview = store(ImportPreview.Status.PREVIEWED) if outcome.ok else None
+    if preview is not None:
+        import_plans.save_plan(preview, outcome.plan)
+        import_jobs.import_job_attach(job, preview)
+    status = ImportJob.Status.VALIDATED if outcome.ok else ImportJob.Status.FAILED
+    import_jobs.import_job_finished(job, outcome, status=status, target=target, sheet=sheet)
+    outcome.job_id = job.pk
+    return preview, outcome
 
 
 def import_confirm(*, token: Any, user, session_key: str | None, targets) -> tuple[ImportPreview, Outcome | None]:
@@ -499,6 +644,7 @@ def import_confirm(*, token: Any, user, session_key: str | None, targets) -> tup
         raise PreviewExpired()
     preview, _sheet = import_preview_claim(token=token, user=user, session_key=session_key)
     if preview.row_count > sync_max_rows():
+        import_jobs.import_job_queued(import_job_of(preview))
         import_task_queue(APPLY_TASK, preview)
         return preview, None
     try:

@@ -15,14 +15,19 @@ check that can be made before the heavy work is made first:
 CSV text is decoded as UTF-8 (with or without BOM), UTF-16 (with BOM), or
 else Windows-1252/Latin-1; binary data is refused. XLSX uses the first sheet
 (the user is told when there are more) and cached values of formulas (a
-formula without one is refused). Nothing here writes anything.
+formula without one is refused). Rows are read with python-calamine (~15x faster than openpyxl) when a
+streaming scan of the sheet XML shows nothing it reads differently (formula cells without a value, error cells,
+cells beyond the limits, namespace prefixes); otherwise with openpyxl's streaming parser. Nothing here writes anything.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
+import posixpath
+import re
 import unicodedata
 import warnings
 import zipfile
@@ -201,7 +206,7 @@ def _read_csv(data: bytes, name: str, limits: UploadLimits) -> Sheet:
             if not cells:
                 continue
             # Our CSV exports quote text that starts like a formula; read such cells back as they were.
-            cells = [restore_formula_text(cell) for cell in cells]
+            cells = [restore_formula_text(cell) if cell[:1] == "'" else cell for cell in cells]
             rows.append(_fit(cells, len(headers), reader.line_num, name, limits, ""))
             if len(rows) > limits.max_rows:
                 raise _too_many_rows(name, limits)
@@ -265,7 +270,7 @@ def _read_xlsx(upload: IO[bytes], name: str, limits: UploadLimits) -> Sheet:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return _stream_first_sheet(upload, name, limits)
+            return _read_first_sheet(upload, name, limits)
         except UploadRefused:
             raise
         except Exception as error:  # noqa: BLE001 - openpyxl raises many types for a damaged file; all mean the same
@@ -290,6 +295,173 @@ def _check_uncompressed(members: list[zipfile.ZipInfo], name: str, limits: Uploa
                 f"“{name}” is compressed {ratio:,.0f} times ({member.filename}): more than "
                 f"{limits.max_compression_ratio} times (IMPORT_MAX_COMPRESSION_RATIO) is refused as a zip bomb."
             )
+
+
+def _read_first_sheet(upload: IO[bytes], name: str, limits: UploadLimits) -> Sheet:
+    """The first worksheet: with python-calamine (fast) when a streaming scan of its XML shows nothing it reads
+    differently, else with openpyxl's streaming parser (formula cells without a value, error cells, ...)."""
+    with zipfile.ZipFile(upload) as archive:
+        worksheets = _worksheets(archive)
+        if not worksheets:
+            raise UploadRefused(f"“{name}” has no worksheet.")
+        title, path = worksheets[0]
+        scan = _scan_sheet_xml(archive, path, limits)
+    if scan.dimension is not None:
+        _check_dimension(*scan.dimension, name, limits)
+    if not scan.calamine_safe or (scan.formulas and _uncached_formula_cells(upload, path)):
+        upload.seek(0)
+        return _stream_first_sheet(upload, name, limits)
+    from python_calamine import CalamineWorkbook
+
+    upload.seek(0)
+    rows = CalamineWorkbook.from_filelike(upload).get_sheet_by_name(title).to_python(skip_empty_area=False)
+    notes = [_sheets_note(name, [t for t, _ in worksheets])] if len(worksheets) > 1 else []
+    headers: list[str] | None = None
+    data: list[list[Any]] = []
+    width = 0
+    for number, cells in enumerate(rows, start=1):
+        values = [_calamine_value(v) for v in cells]
+        if headers is None:
+            if not any(_filled(v) for v in values):
+                continue
+            _check_columns(_used_width(values), name, limits)
+            while values and values[-1] is None:
+                values.pop()
+            headers = ["" if v is None else str(v).strip() for v in values]
+            width = len(headers)
+            continue
+        data.append(_fit(values, width, number, name, limits, None) if len(values) != width else values)
+        if len(data) > limits.max_rows:
+            raise _too_many_rows(name, limits)
+    if headers is None:
+        raise UploadRefused(f"“{name}” is empty: the first row must hold the column names.")
+    while data and not any(_filled(v) for v in data[-1]):
+        data.pop()
+    return Sheet(headers=headers, rows=data, file_format=XLSX, notes=notes)
+
+
+def _used_width(values: list) -> int:
+    return max((i + 1 for i, v in enumerate(values) if v is not None), default=0)
+
+
+def _calamine_value(value):
+    """A cell as openpyxl gave it: blank → None, whole numbers → int, dates → datetime (times, durations as is)."""
+    if value == "":
+        return None
+    if type(value) is float:
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if type(value) is datetime.date:
+        return datetime.datetime.combine(value, datetime.time())
+    return value
+
+
+def _sheets_note(name: str, titles: list[str]) -> str:
+    return (
+        f"“{name}” has {len(titles)} sheets: only the first, “{titles[0]}”, was read "
+        f"(not {', '.join(f'“{t}”' for t in titles[1:4])}{'…' if len(titles) > 4 else ''})."
+    )
+
+
+def _check_dimension(min_col: int, min_row: int, max_col: int, max_row: int, name: str, limits: UploadLimits):
+    """The declared size (<dimension ref="A1:C10">), checked before a single row is parsed."""
+    if max_row is not None and max_row - (min_row or 1) > limits.max_rows:
+        raise UploadRefused(
+            f"“{name}” declares {max_row:,} rows: at most {limits.max_rows:,} (IMPORT_MAX_ROWS) are read. "
+            "Split the file and upload the parts."
+        )
+    if max_col is not None:
+        _check_columns(max_col, name, limits)
+
+
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def _worksheets(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(title, XML path) of each worksheet, in the workbook's order (chart sheets left out, as openpyxl does)."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    book = etree.fromstring(archive.read("xl/workbook.xml"), parser)
+    rels = etree.fromstring(archive.read("xl/_rels/workbook.xml.rels"), parser)
+    targets = {}
+    for rel in rels.iter(f"{{{_PKG_REL_NS}}}Relationship"):
+        if (rel.get("Type") or "").endswith("/worksheet"):
+            target = rel.get("Target") or ""
+            targets[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    sheets = []
+    for sheet in book.iter(f"{{{_MAIN_NS}}}sheet"):
+        path = targets.get(sheet.get(f"{{{_REL_NS}}}id"))
+        if path:
+            sheets.append((sheet.get("name") or "", posixpath.normpath(path)))
+    return sheets
+
+
+@dataclass
+class _SheetScan:
+    dimension: tuple | None = None
+    formulas: bool = False
+    calamine_safe: bool = True
+
+
+def _scan_sheet_xml(archive: zipfile.ZipFile, path: str, limits: UploadLimits) -> _SheetScan:
+    """One streaming pass over the sheet XML (never parsed into a tree): its declared <dimension>, whether it has
+    formulas, and whether python-calamine may read it: plain cell references within the limits (calamine builds
+    one dense grid from the furthest cell, so a far-away cell must never reach it), no error cells."""
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    scan = _SheetScan()
+    letters = len(get_column_letter(min(limits.max_columns, 16384)))
+    max_row = limits.max_rows + 2
+    digits = len(str(max_row))
+    too_far = re.compile(rb' r="(?:[A-Z]{%d}|[A-Z]+[0-9]{%d})' % (letters + 1, digits + 1))
+    far_columns = re.compile(rb' r="([A-Z]{%d})[0-9]' % letters)
+    far_rows = re.compile(rb' r="[A-Z]+([0-9]{%d})"' % digits)
+    widest, lowest = get_column_letter(min(limits.max_columns, 16384)).encode(), str(max_row).encode()
+    head, carry = True, b""
+    with archive.open(path) as source:
+        while True:
+            chunk = source.read(1 << 20)
+            text = carry + chunk
+            if chunk:
+                cut = text.rfind(b"<")
+                text, carry = (text[:cut], text[cut:]) if cut > 0 else (text, b"")
+            if head and (b"<sheetData" in text or not chunk):
+                head = False
+                root = re.search(rb"<([\w:.-]+)[\s>]", re.sub(rb"<\?.*?\?>", b"", text[:4096], flags=re.S))
+                if not root or root.group(1) != b"worksheet":
+                    scan.calamine_safe = False  # namespace prefixes: left to openpyxl
+                found = re.search(rb'<dimension\s+ref="([^"]*)"', text.split(b"<sheetData", 1)[0])
+                if found:
+                    scan.dimension = range_boundaries(found.group(1).decode("ascii", "replace"))
+            scan.formulas = scan.formulas or b"<f" in text
+            tags = sum(text.count(tag) for tag in (b"<c ", b"<c>", b"<c/>", b"<row ", b"<row>", b"<row/>"))
+            if (
+                tags != text.count(b' r="')
+                or b't="e"' in text
+                or too_far.search(text)
+                or any(c > widest for c in far_columns.findall(text))
+                or any(r > lowest for r in far_rows.findall(text))
+            ):
+                scan.calamine_safe = False
+            if not chunk or not scan.calamine_safe:
+                break
+    return scan
+
+
+def _uncached_formula_cells(upload: IO[bytes], path: str) -> bool:
+    """Whether any formula cell was saved without a value (decided again, with the cells named, by openpyxl)."""
+    from lxml import etree
+
+    upload.seek(0)
+    cell, formula, value = f"{{{_MAIN_NS}}}c", f"{{{_MAIN_NS}}}f", f"{{{_MAIN_NS}}}v"
+    with zipfile.ZipFile(upload) as archive, archive.open(path) as source:
+        for _, element in etree.iterparse(source, tag=cell, resolve_entities=False, no_network=True):
+            if element.find(formula) is not None and not element.findtext(value) and element.get("t") != "str":
+                return True
+            element.clear(keep_tail=False)
+    return False
 
 
 def _stream_first_sheet(upload: IO[bytes], name: str, limits: UploadLimits) -> Sheet:

@@ -6,8 +6,9 @@ so the peak resident memory printed is that phase's own:
 
 * **engine**: the file read (``backoffice.uploads.read_upload``), validated
   (the preview, a dry run) and imported with history (``import_validate`` then
-  ``import_apply`` with ``ResourceTarget(ProductResource)``, the calls the
-  admin, the background tasks and the commands make);
+  ``import_apply`` of the preview's plan with ``ResourceTarget(ProductResource)``,
+  the calls the admin's confirm step, the background tasks and the commands
+  make), from CSV and from XLSX (other SKUs: new rows again);
 * **baseline**: a plain ``import_export.resources.ModelResource`` for Product
   with default settings (keyed by sku, category by name; no bulk mode,
   row-by-row saves, history by signal), dry run then import, on a sample of the
@@ -67,6 +68,17 @@ def product_csv(rows: int, *, prefix: str, changed_every: int = 0) -> bytes:
     return buffer.getvalue().encode()
 
 
+def product_xlsx(rows: int, *, prefix: str, path: Path) -> None:
+    """The same rows as ``product_csv`` in a workbook (write-only mode)."""
+    import openpyxl
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("products")
+    for row in csv.reader(io.StringIO(product_csv(rows, prefix=prefix).decode())):
+        sheet.append(row)
+    book.save(path)
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -90,11 +102,13 @@ def phase_engine(path: str) -> None:
     last_history = history.order_by("-history_id").values_list("history_id", flat=True).first() or 0
     started = time.perf_counter()
     with open(path, "rb") as upload:
-        sheet = read_upload(upload, file_format="csv", name=Path(path).name)
+        sheet = read_upload(upload, file_format=Path(path).suffix.lstrip("."), name=Path(path).name)
     read = time.perf_counter() - started
-    preview = import_validate(sheet=sheet, target=target, user=user)
+    progress_calls = []
+    preview = import_validate(sheet=sheet, target=target, user=user, progress=lambda d, t: progress_calls.append(d))
     validated = time.perf_counter() - started - read
-    done = import_apply(sheet=sheet, target=target, user=user)
+    # Confirm writes what the preview validated (its plan), as the admin's confirm step does.
+    done = import_apply(sheet=sheet, target=target, user=user, plan=preview.plan)
     total = time.perf_counter() - started
     report(
         rows=len(sheet),
@@ -108,6 +122,7 @@ def phase_engine(path: str) -> None:
         errors=done.error_count + preview.error_count,
         history=history.filter(history_id__gt=last_history).count(),
         history_users=history.filter(history_id__gt=last_history).exclude(history_user=user).count(),
+        progress_calls=len(progress_calls),
         peak=peak_mb(),
     )
 
@@ -195,13 +210,24 @@ def child(rows: int, baseline_rows: int) -> None:
             f"  engine, {engine['rows']:,} new rows ({size:.1f} MB CSV): read {engine['read']:.1f} s + preview "
             f"{engine['validate']:.1f} s + import {engine['apply']:.1f} s = {engine['total']:.1f} s, "
             f"{rate:,.0f} rows/s, peak RSS {engine['peak']:.0f} MB; new {engine['new']:,}, errors {engine['errors']}, "
-            f"history rows {engine['history']:,}"
+            f"history rows {engine['history']:,}, progress reported {engine['progress_calls']} times"
             + (" (some without the user!)" if engine["history_users"] else " (all with the user)"),
             flush=True,
         )
         print(
             f"  ratio engine / plain import-export: {rate / base_rate:.1f}x (rows/s; baseline measured on "
             f"{base['rows']:,} rows, engine on {engine['rows']:,})",
+            flush=True,
+        )
+
+        xlsx_file = Path(folder) / "products.xlsx"
+        product_xlsx(rows, prefix="X", path=xlsx_file)
+        xlsx = run_phase("engine", xlsx_file)
+        print(
+            f"  engine, {xlsx['rows']:,} new rows from XLSX ({xlsx_file.stat().st_size / 1e6:.1f} MB): read "
+            f"{xlsx['read']:.1f} s + preview {xlsx['validate']:.1f} s + import {xlsx['apply']:.1f} s = "
+            f"{xlsx['total']:.1f} s, {xlsx['rows'] / xlsx['total']:,.0f} rows/s, peak RSS {xlsx['peak']:.0f} MB; "
+            f"new {xlsx['new']:,}, errors {xlsx['errors']}; XLSX / CSV time: {xlsx['total'] / engine['total']:.2f}x",
             flush=True,
         )
 
@@ -216,11 +242,11 @@ def child(rows: int, baseline_rows: int) -> None:
         )
         if rows == TARGETS["rows"]:
             verdict = [
-                f"new ≤ {TARGETS['seconds']:.0f} s: {'yes' if engine['total'] <= TARGETS['seconds'] else 'NO'}"
-                f" (the import alone, one pass validating and writing: {engine['read'] + engine['apply']:.1f} s)",
+                f"new ≤ {TARGETS['seconds']:.0f} s: {'yes' if engine['total'] <= TARGETS['seconds'] else 'NO'}",
                 f"≥ {TARGETS['ratio']:.0f}x: {'yes' if rate / base_rate >= TARGETS['ratio'] else 'NO'}",
                 f"peak ≤ {TARGETS['peak_mb']} MB: {'yes' if engine['peak'] <= TARGETS['peak_mb'] else 'NO'}",
                 f"10 % update ≤ {TARGETS['seconds']:.0f} s: {'yes' if update['total'] <= TARGETS['seconds'] else 'NO'}",
+                f"XLSX ≤ 2x CSV: {'yes' if xlsx['total'] <= 2 * engine['total'] else 'NO'}",
             ]
             print("  targets (issue 7): " + "; ".join(verdict), flush=True)
         print(flush=True)

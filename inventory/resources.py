@@ -322,7 +322,10 @@ class WarehouseResource(StrictImportMixin, resources.ModelResource):
 
 class SupplierResource(ProtectedFieldsResourceMixin, StrictImportMixin, resources.ModelResource):
     """Suppliers keyed by code. The bank account (IBAN) column is exported, and may be changed by an import,
-    only for users with ``SUPPLIER_BANK_ACCOUNT_PERM`` (docs/security.md "Encryption at rest")."""
+    only for users with ``SUPPLIER_BANK_ACCOUNT_PERM`` (docs/security.md "Encryption at rest").
+    Imported through the bulk path (``backoffice.bulk_import``)."""
+
+    bulk_import = True
 
     protected_fields = sensitive_fields = SUPPLIER_PROTECTED_FIELDS
 
@@ -377,7 +380,9 @@ class SupplierResource(ProtectedFieldsResourceMixin, StrictImportMixin, resource
 
 
 class SupplierProductResource(StrictImportMixin, resources.ModelResource):
-    """A supplier's price list: keyed by supplier code + our product SKU."""
+    """A supplier's price list: keyed by supplier code + our product SKU (bulk path: ``backoffice.bulk_import``)."""
+
+    bulk_import = True
 
     supplier = fields.Field(attribute="supplier", column_name="supplier", widget=LookupWidget(Supplier, "code"))
     product = fields.Field(attribute="product", column_name="sku", widget=LookupWidget(Product, "sku"))
@@ -414,8 +419,10 @@ class StockLevelResource(StrictImportMixin, resources.ModelResource):
     """Reorder settings per product SKU + warehouse code.
 
     On-hand and allocated are exported for reference but never imported: they
-    change only through stock movements.
+    change only through stock movements. Imported through the bulk path (``backoffice.bulk_import``).
     """
+
+    bulk_import = True
 
     product = fields.Field(attribute="product", column_name="sku", widget=LookupWidget(Product, "sku"))
     warehouse = fields.Field(attribute="warehouse", column_name="warehouse", widget=LookupWidget(Warehouse, "code"))

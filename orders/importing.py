@@ -30,6 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from backoffice.dashboard_cache import dashboard_changed
 from backoffice.errors import ImportRejected, RowError
 from backoffice.field_rights import FieldChangeRefused
 from backoffice.limits import MAX_AMOUNT, MAX_PRICE, MAX_QUANTITY
@@ -51,7 +52,13 @@ from orders.models import (
 )
 from orders.services._common import _user_or_none
 from orders.services.customers import customer_check_field_rights, customer_check_new_field_rights
-from orders.services.sales import _reserve_many, credit_exposure, may_override_credit, sales_order_amounts
+from orders.services.sales import (
+    _reserve_many,
+    credit_exposure,
+    may_override_credit,
+    sales_order_amounts,
+    sales_orders_refresh_counters,
+)
 
 Row = Mapping[str, Any]
 ZERO = Decimal("0")
@@ -533,7 +540,9 @@ def _write_sales_orders(plans: list[_SalesOrderPlan], user) -> ImportResult:
     )
     _write_historical_shipments(plans, user)
     _reserve_confirmed(plans, user)
+    sales_orders_refresh_counters(order_ids=[plan.order.pk for plan in plans])
     _keep_sequence_ahead("SO", [plan.order.number for plan in plans])
+    dashboard_changed()  # bulk writes send no post_save: drop the start page's cached figures
     return ImportResult(created=len(orders), lines=len(lines), numbers=[plan.order.number for plan in plans])
 
 
@@ -691,4 +700,5 @@ def purchase_orders_import(*, rows: Sequence[Row], user, first_row: int = 2) -> 
         [line for _, lines in plans for line in lines], PurchaseOrderLine, default_user=history_user
     )
     _keep_sequence_ahead("PO", [order.number for order in orders])
+    dashboard_changed()
     return ImportResult(created=len(orders), lines=len(lines), numbers=[order.number for order in orders])

@@ -35,6 +35,10 @@ class CustomerResource(ProtectedFieldsResourceMixin, StrictImportMixin, resource
 
     protected_fields = CUSTOMER_PROTECTED_FIELDS
     sensitive_fields = {"tax_id": CHANGE_TAX_ID_PERM}
+    # Imported through the bulk path (backoffice.bulk_import); a new row's credit limit follows
+    # ``new_record_values`` even when the file has no credit_limit column.
+    bulk_import = True
+    new_record_fields = ("credit_limit",)
 
     code = fields.Field(attribute="code", column_name="code")
     name = fields.Field(attribute="name", column_name="name")
@@ -91,6 +95,10 @@ class CustomerResource(ProtectedFieldsResourceMixin, StrictImportMixin, resource
             customer_check_new_field_rights(user=self.user, fields=values)
         else:
             customer_check_field_rights(user=self.user, customer=current, fields=values)
+
+    def new_record_values(self, values: dict) -> dict:
+        """A new customer's protected values as the bulk engine writes them (see ``validate_instance``)."""
+        return customer_new_credit_fields(user=self.user, fields=values)
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         if not instance.pk:  # a new customer: no credit (0) unless the user may set a limit

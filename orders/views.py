@@ -26,7 +26,7 @@ from unfold.widgets import UnfoldAdminFileFieldWidget
 
 from backoffice.admin_tools import is_valid_pk
 from backoffice.errors import ImportRejected, RowError
-from backoffice.import_admin import preview_status_context
+from backoffice.import_admin import outcome_job_context, preview_status_context
 from backoffice.imports import (
     PREVIEW_ROWS,
     ImportTarget,
@@ -83,7 +83,7 @@ class OrderImport(ImportTarget):
         return (
             self.model.objects.filter(number__in=numbers)
             .select_related(self.party)
-            .annotate(line_count=Count("lines"))
+            .annotate(lines_found=Count("lines"))
             .order_by("number")
         )
 
@@ -242,6 +242,7 @@ def order_import_view(request, model_admin):
             )
             if outcome is None:
                 return HttpResponseRedirect(f"{request.path}?preview={preview.token}")
+            context.update(outcome_job_context(outcome))
             if preview is None:
                 _show_errors(request, context, outcome)
             else:

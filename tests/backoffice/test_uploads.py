@@ -14,7 +14,7 @@ import os
 import re
 import tracemalloc
 import zipfile
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import openpyxl
@@ -270,6 +270,59 @@ def test_formulas_without_a_saved_value_are_refused(admin_client, settings, uplo
     book.save(buffer)  # openpyxl stores formulas without results
     response = upload(admin_client, "formulas.xlsx", buffer.getvalue(), XLSX_FORMAT)
     assert_refused(response, settings, uploads_dir, "formulas without a saved value (cells C2, C3)")
+
+
+def test_xlsx_cells_keep_their_types(monkeypatch):
+    """Read with python-calamine: whole numbers stay int, dates come back as datetime, blanks as None."""
+    import python_calamine
+
+    from backoffice import uploads
+
+    used = []
+    monkeypatch.setattr(uploads, "_stream_first_sheet", lambda *a: used.append("openpyxl"))
+    real = python_calamine.CalamineWorkbook.from_filelike
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_filelike", lambda f: used.append("calamine") or real(f))
+    when = datetime(2024, 1, 2, 3, 4, 5)
+    content = xlsx_bytes(
+        [
+            ["sku", "qty", "price", "day", "at", "note"],
+            ["CHAI", 3, 2.5, date(2024, 1, 2), when, None],
+            [],
+            ["CHANG", -1],
+        ]
+    )
+    sheet = read_upload(io.BytesIO(content), file_format="xlsx", name="types.xlsx")
+    assert used == ["calamine"]
+    assert sheet.rows == [
+        ["CHAI", 3, 2.5, datetime(2024, 1, 2), when, None],
+        [None] * 6,
+        ["CHANG", -1, None, None, None, None],
+    ]
+    assert [type(v) for v in sheet.rows[0][:5]] == [str, int, float, datetime, datetime]
+
+
+def test_a_cell_far_outside_the_limits_never_reaches_the_fast_reader(settings):
+    """calamine builds one grid up to the furthest cell: a cell at XFD1048576 goes to the streaming reader instead."""
+    settings.IMPORT_MAX_ROWS = 10
+    content = rewrite_sheet(
+        xlsx_bytes([["sku", "name"], ["A", "B"]]),
+        lambda xml: set_dimension(xml, None).replace(
+            "</sheetData>", '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
+        ),
+    )
+    with pytest.raises(UploadRefused, match=r"16,384 columns: at most 200"):
+        read_upload(io.BytesIO(content), file_format="xlsx", name="far.xlsx")
+
+
+def test_error_cells_and_mixed_formulas_read_as_before(settings):
+    content = rewrite_sheet(
+        xlsx_bytes([["sku", "name", "sale_price"], ["CHAI", "Chai", 1], ["CHANG", "Chang", 2]]),
+        lambda xml: xml.replace('<c r="C2" t="n"><v>1</v></c>', '<c r="C2" t="e"><v>#N/A</v></c>').replace(
+            '<c r="C3" t="n"><v>2</v></c>', '<c r="C3"><f>1+1</f><v>2</v></c>'
+        ),
+    )
+    sheet = read_upload(io.BytesIO(content), file_format="xlsx", name="errors.xlsx")
+    assert sheet.rows == [["CHAI", "Chai", "#N/A"], ["CHANG", "Chang", 2]]
 
 
 def test_several_sheets_first_one_used_and_the_user_told(admin_client):
