@@ -57,8 +57,27 @@ def throwaway_postgres(url: str):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_per_database(script: str, args: list[str]) -> int:
-    """Run ``script --child`` on a throwaway SQLite file, then on PostgreSQL if DATABASE_URL is set."""
+@contextlib.contextmanager
+def kept_postgres(url: str, suffix: str):
+    """Yield a URL to a ``<name>_<suffix>`` database, created when missing and kept afterwards (seed once)."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'backoffice'}_{suffix}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def run_per_database(script: str, args: list[str], *, keep: str = "", only: str = "") -> int:
+    """Run ``script --child`` on a throwaway SQLite file, then on PostgreSQL if DATABASE_URL is set.
+
+    ``keep``: use (and keep) ``/tmp/backoffice-bench-<keep>.sqlite3`` and a ``<name>_<keep>`` PostgreSQL
+    database instead of throwaway ones, so a big dataset is seeded once and reused by later runs.
+    ``only``: ``sqlite`` or ``postgresql`` to run on one database.
+    """
     base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_PATH"}}
     # Production mode: DEBUG would log every query and slow the figures down.
     base.update(
@@ -68,14 +87,22 @@ def run_per_database(script: str, args: list[str]) -> int:
         FIELD_ENCRYPTION_KEYS=secrets.token_urlsafe(32),
     )
     command = [sys.executable, script, "--child", *args]
-    _remove_sqlite(SQLITE_PATH)
-    try:
-        status = subprocess.run(command, env={**base, "SQLITE_PATH": str(SQLITE_PATH)}, check=False).returncode
-    finally:
-        _remove_sqlite(SQLITE_PATH)
+    status = 0
+    if only in ("", "sqlite"):
+        sqlite_path = Path(f"/tmp/backoffice-bench-{keep}.sqlite3") if keep else SQLITE_PATH
+        if not keep:
+            _remove_sqlite(sqlite_path)
+        try:
+            status = subprocess.run(command, env={**base, "SQLITE_PATH": str(sqlite_path)}, check=False).returncode
+        finally:
+            if not keep:
+                _remove_sqlite(sqlite_path)
+    if only not in ("", "postgresql"):
+        return status
     postgres_url = os.environ.get("DATABASE_URL", "")
     if postgres_url.startswith(("postgres://", "postgresql://")):
-        with throwaway_postgres(postgres_url) as url:
+        database = kept_postgres(postgres_url, keep) if keep else throwaway_postgres(postgres_url)
+        with database as url:
             status |= subprocess.run(command, env={**base, "DATABASE_URL": url}, check=False).returncode
     else:
         print("(PostgreSQL skipped: set DATABASE_URL=postgres://... to include it)\n")

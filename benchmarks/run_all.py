@@ -11,7 +11,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["seed_scale.py", "stock_services.py", "orders_confirm.py", "exports.py", "imports.py", "pages.py"]
+SCRIPTS = [
+    "seed_scale.py",
+    "stock_services.py",
+    "orders_confirm.py",
+    "exports.py",
+    "imports.py",
+    "pages.py",
+    "reports.py",
+    "reorder.py",
+]
 
 
 def main() -> int:

@@ -92,6 +92,11 @@ class Product(TimeStamped):
 
     class Meta:
         ordering = ["sku"]
+        # The products list sorts on these (ties broken by SKU, in the same direction): one index scan each.
+        indexes = [
+            models.Index(fields=[name, "sku"], name=f"product_{name}_sku_idx")
+            for name in ("name", "category", "sale_price", "cost", "average_cost", "is_active")
+        ]
         constraints = [
             models.UniqueConstraint(fields=["barcode"], condition=~Q(barcode=""), name="product_barcode_unique"),
             models.CheckConstraint(condition=Q(sale_price__gte=0), name="product_sale_price_gte_0"),
@@ -225,6 +230,19 @@ class StockLevel(models.Model):
 
     class Meta:
         ordering = ["product__sku", "warehouse__code"]
+        # The stock levels list sorts on these (ties broken by id, in the same direction).
+        indexes = [
+            *(
+                models.Index(fields=[name, "id"], name=f"stocklevel_{short}_idx")
+                for name, short in (
+                    ("on_hand", "on_hand"),
+                    ("allocated", "allocated"),
+                    ("reorder_point", "reorder_pt"),
+                    ("reorder_quantity", "reorder_qty"),
+                )
+            ),
+            models.Index(F("on_hand") - F("allocated"), "id", name="stocklevel_available_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["product", "warehouse"], name="stock_level_product_warehouse_unique"),
             models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_level_on_hand_gte_0"),
@@ -299,7 +317,12 @@ class StockMovement(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["product", "warehouse", "created_at"])]
+        indexes = [
+            models.Index(fields=["product", "warehouse", "created_at"]),
+            # The ledger's order (newest first) at any page, and its sort by kind.
+            models.Index(fields=["created_at", "id"], name="stockmovement_created_id_idx"),
+            models.Index(fields=["kind", "id"], name="stockmovement_kind_id_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(quantity=0), name="stock_movement_quantity_not_0"),
             models.CheckConstraint(

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from backoffice.dashboard_cache import dashboard_changed
 from inventory.models import Category, MovementKind, Product, StockLevel, StockMovement, Warehouse
 
 SKU_PREFIX = "SCALE-"
@@ -179,6 +180,7 @@ def seed_scale(
     StockLevel.objects.bulk_create(levels, batch_size=batch_size)
     StockMovement.objects.bulk_create(ledger, batch_size=batch_size)
     written += len(ledger)
+    dashboard_changed()  # bulk inserts send no signals: drop the start page's cached figures
     return SeedResult(
         categories=len(categories),
         warehouses=len(places),

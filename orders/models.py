@@ -204,10 +204,33 @@ class SalesOrder(TimeStamped):
     created_by = user_field(editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
-    history = HistoricalRecords()
+    # Stored counters (the order lists sort and filter on them): kept by ``orders.services`` inside the
+    # transaction that changes the lines or the status (``sales_order_counters``). Derived, so not historised.
+    line_count = models.PositiveIntegerField("lines", default=0, editable=False)
+    backordered_quantity = models.PositiveIntegerField(
+        "backordered",
+        default=0,
+        editable=False,
+        help_text="Ordered, not shipped and not reserved, on an open order (0 otherwise).",
+    )
+    history = HistoricalRecords(excluded_fields=["line_count", "backordered_quantity"])
 
     class Meta:
         ordering = ["-order_date", "-id"]
+        # The sales orders list sorts on these (ties broken by id, in the same direction).
+        indexes = [
+            models.Index(fields=[name, "id"], name=f"salesorder_{short}_idx")
+            for name, short in (
+                ("backordered_quantity", "backordered"),
+                ("status", "status"),
+                ("required_date", "required"),
+                ("total", "total"),
+                ("order_date", "order_date"),
+            )
+        ] + [
+            # Open orders per customer (the customers list's column, counted over what a user may see).
+            models.Index(fields=["customer", "status"], name="salesorder_customer_status_idx"),
+        ]
         permissions = [
             ("confirm_salesorder", "Can confirm and cancel sales orders"),
             ("override_credit_salesorder", "Can override a customer's credit limit"),
@@ -432,6 +455,11 @@ class Shipment(TimeStamped):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The shipments list's order and sorts (ties broken by id, in the same direction).
+        indexes = [
+            models.Index(fields=[name, "id"], name=f"shipment_{name}_idx")
+            for name in ("created_at", "status", "shipped_at", "delivered_at")
+        ]
         permissions = [("ship_shipment", "Can pack, ship, deliver and return shipments")]
         constraints = [amounts_within_max("shipment_cost_lte_max", "cost")]
 

@@ -21,6 +21,8 @@ from unfold.widgets import (
 
 from backoffice.admin_tools import (
     BusinessErrorAdminMixin,
+    KeyedSearchMixin,
+    LargeListAdminMixin,
     SafeHistoryAdminMixin,
     WarehouseScopedAdminMixin,
     WarehouseScopedInlineMixin,
@@ -77,6 +79,8 @@ def link_to(obj) -> str:
 
 
 class DocumentAdmin(
+    LargeListAdminMixin,
+    KeyedSearchMixin,
     WorkflowAdminMixin,
     WarehouseScopedAdminMixin,
     BusinessErrorAdminMixin,

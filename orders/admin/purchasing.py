@@ -29,6 +29,8 @@ from unfold.widgets import (
 )
 
 from backoffice.admin_tools import (
+    KeyedSearchMixin,
+    LargeListAdminMixin,
     SafeHistoryAdminMixin,
     WarehouseScopedAdminMixin,
     WarehouseScopedInlineMixin,
@@ -435,7 +437,14 @@ class PurchaseOrderChoiceForm(forms.Form):
 
 
 @admin.register(Receipt)
-class ReceiptAdmin(WarehouseScopedAdminMixin, SafeHistoryAdminMixin, SimpleHistoryAdmin, ModelAdmin):
+class ReceiptAdmin(
+    LargeListAdminMixin,
+    KeyedSearchMixin,
+    WarehouseScopedAdminMixin,
+    SafeHistoryAdminMixin,
+    SimpleHistoryAdmin,
+    ModelAdmin,
+):
     """Deliveries received against purchase orders; recorded by the PO's *Receive…* form, never edited."""
 
     inlines = [ReceiptLineInline]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, F, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -55,6 +55,7 @@ from orders.models import (
     ShipmentLine,
     ShipmentStatus,
 )
+from orders.selectors import over_credit_limit
 
 
 class SalesOrderLineForm(ActiveProductLineForm):
@@ -151,14 +152,28 @@ class BackorderedFilter(admin.SimpleListFilter):
         return [("yes", _("Yes")), ("no", _("No"))]
 
     def queryset(self, request, queryset):
-        waiting = SalesOrderLine.objects.filter(
-            order=OuterRef("pk"), quantity__gt=F("quantity_shipped") + F("quantity_reserved")
-        )
-        backordered = Q(status__in=SalesOrderStatus.OPEN) & Exists(waiting)
+        # The stored counter (orders.services keeps it): non-zero only on open orders with waiting lines.
         if self.value() == "yes":
-            return queryset.filter(backordered)
+            return queryset.filter(backordered_quantity__gt=0)
         if self.value() == "no":
-            return queryset.exclude(backordered)
+            return queryset.filter(backordered_quantity=0)
+        return queryset
+
+
+class CreditFilter(admin.SimpleListFilter):
+    """Drafts over their customer's credit limit (awaiting a Manager) and open orders confirmed over it."""
+
+    title = _("credit limit")
+    parameter_name = "credit"
+
+    def lookups(self, request, model_admin):
+        return [("over", _("Draft over the limit")), ("override", _("Open, confirmed with an override"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "over":
+            return over_credit_limit(queryset)
+        if self.value() == "override":
+            return queryset.filter(status__in=SalesOrderStatus.OPEN).exclude(credit_override_reason="")
         return queryset
 
 
@@ -200,6 +215,8 @@ class SalesOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdm
         "backordered",
     ]
     list_select_related = ["customer", "warehouse"]
+    # Customer sorts through a join no index serves (all orders sorted per page): filter by customer instead.
+    sortable_by = ["number", "warehouse", "order_date", "required_date", "status_badge", "total", "backordered"]
     search_fields = ["number", "customer__name", "customer__code", "customer_reference", "lines__product__sku"]
     search_help_text = _("Order number, customer name or code, customer reference, product SKU")
     fixed_after_create = ("customer", "warehouse")
@@ -210,6 +227,7 @@ class SalesOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdm
         ("customer", AutocompleteSelectFilter),
         ("warehouse", RelatedDropdownFilter),
         BackorderedFilter,
+        CreditFilter,
     ]
     readonly_fields = [
         "number",
@@ -243,18 +261,6 @@ class SalesOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdm
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else [SalesOrderLineInline]
 
-    def get_queryset(self, request):
-        backordered = (
-            SalesOrderLine.objects.filter(order=OuterRef("pk"))
-            .order_by()
-            .values("order")
-            .annotate(n=Sum(F("quantity") - F("quantity_shipped") - F("quantity_reserved")))
-            .values("n")
-        )
-        return (
-            super().get_queryset(request).annotate(backordered_qty=Subquery(backordered, output_field=IntegerField()))
-        )
-
     # Columns and read-only fields -------------------------------------------------------------
 
     @display(description=_("status"), ordering="status", label=SALES_ORDER_COLORS)
@@ -263,11 +269,11 @@ class SalesOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdm
 
     status_label = status_label(SALES_ORDER_COLORS)
 
-    @display(description=_("backordered"), ordering="backordered_qty")
+    @display(description=_("backordered"), ordering="backordered_quantity")
     def backordered(self, obj):
         if obj.status not in SalesOrderStatus.OPEN:
             return "—"
-        return getattr(obj, "backordered_qty", None) or 0
+        return obj.backordered_quantity
 
     @display(description=_("credit override"))
     def credit_override(self, obj):

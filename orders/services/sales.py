@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -107,6 +108,52 @@ def _order_lines(order: SalesOrder) -> list[SalesOrderLine]:
     return list(SalesOrderLine.objects.filter(order=order).select_related("product").order_by("id"))
 
 
+# Stored counters --------------------------------------------------------------------------------
+
+
+def sales_order_counters(*, status: str, lines: Sequence[SalesOrderLine]) -> dict[str, int]:
+    """The stored counters of an order from its lines in memory (no query).
+
+    ``line_count``: its lines; ``backordered_quantity``: ordered, not shipped and not reserved, on an
+    open order (0 on drafts, shipped, delivered and cancelled orders: nothing waits for stock there).
+    """
+    backordered = sum(line.quantity_backordered for line in lines) if status in SalesOrderStatus.OPEN else 0
+    return {"line_count": len(lines), "backordered_quantity": backordered}
+
+
+def _store_counters(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
+    """Write the order's counters when they changed (the caller holds the order's row lock)."""
+    values = sales_order_counters(status=order.status, lines=lines)
+    if any(getattr(order, name) != value for name, value in values.items()):
+        SalesOrder.objects.filter(pk=order.pk).update(**values)
+        for name, value in values.items():
+            setattr(order, name, value)
+
+
+def sales_orders_refresh_counters(*, order_ids: Iterable[int]) -> int:
+    """Recompute the stored counters of many orders from their lines in one UPDATE; returns the rows updated.
+
+    For writers that change lines of many orders at once (backorder reservation, the historical import);
+    same rule as ``sales_order_counters``.
+    """
+    ids = sorted(set(order_ids))
+    if not ids:
+        return 0
+    lines = SalesOrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
+    count = lines.annotate(n=Count("pk")).values("n")
+    waiting = lines.annotate(n=Sum(F("quantity") - F("quantity_shipped") - F("quantity_reserved"))).values("n")
+    return SalesOrder.objects.filter(pk__in=ids).update(
+        line_count=Coalesce(Subquery(count, output_field=IntegerField()), Value(0)),
+        backordered_quantity=Case(
+            When(
+                status__in=SalesOrderStatus.OPEN,
+                then=Coalesce(Subquery(waiting, output_field=IntegerField()), Value(0)),
+            ),
+            default=Value(0),
+        ),
+    )
+
+
 @transaction.atomic
 def sales_order_create(*, customer: Customer, warehouse, user, **fields) -> SalesOrder:
     """A new draft order with its number; the shipping address defaults from the customer."""
@@ -145,6 +192,7 @@ def _recalculate(order: SalesOrder, user) -> SalesOrder:
         bulk_update_with_history(lines, SalesOrderLine, SALES_LINE_AMOUNT_FIELDS, default_user=_user_or_none(user))
     _clean(order)
     save_with_user(order, user)
+    _store_counters(order, lines)
     return order
 
 
@@ -389,6 +437,7 @@ def sales_order_confirm(*, order: SalesOrder, user, credit_override_reason: str 
     if repriced:
         SalesOrderLine.objects.bulk_update(repriced, SALES_LINE_AMOUNT_FIELDS)
     _write_reserved(reserved)
+    _store_counters(order, lines)
     changed = {line.pk: line for line in [*repriced, *reserved]}
     if changed:
         SalesOrderLine.history.bulk_history_create(
@@ -454,6 +503,15 @@ def sales_order_cancel(*, order: SalesOrder, user, reason: str = "") -> SalesOrd
         order.notes = f"{order.notes}\nCancelled: {reason.strip()}".strip()
     _clean(order)
     save_with_user(order, user)
+    _store_counters(order, lines)
+    business_event(
+        "sales_order.cancelled",
+        order=order.number,
+        order_id=order.pk,
+        customer_id=order.customer_id,
+        reason=reason.strip(),
+        by_user_id=getattr(user, "pk", None),
+    )
     return order
 
 
@@ -470,6 +528,14 @@ def sales_order_mark_delivered(*, order: SalesOrder, user) -> SalesOrder:
         shipment.status = ShipmentStatus.DELIVERED
         shipment.delivered_at = now
         save_with_user(shipment, user, update_fields=["status", "delivered_at", "updated_at"])
+        business_event(
+            "shipment.delivered",
+            shipment=shipment.number,
+            shipment_id=shipment.pk,
+            order=order.number,
+            order_id=order.pk,
+            by_user_id=getattr(user, "pk", None),
+        )
     order.status = SalesOrderStatus.DELIVERED
     save_with_user(order, user, update_fields=["status", "updated_at"])
     return order
@@ -519,6 +585,7 @@ def backorders_reserve(*, keys: Iterable[tuple[int, int]], user=None) -> int:
     changed = _reserve_many(lines)
     if changed:
         bulk_update_with_history(changed, SalesOrderLine, ["quantity_reserved"], default_user=_user_or_none(user))
+        sales_orders_refresh_counters(order_ids={line.order_id for line in changed})
     return sum(line.quantity_reserved for line in lines) - before
 
 

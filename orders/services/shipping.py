@@ -11,6 +11,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from backoffice.errors import InvalidTransition, ValidationFailed
+from backoffice.events import business_event
 from backoffice.history import save_with_user
 from backoffice.numbering import next_document_number
 from inventory.models import MovementKind
@@ -31,6 +32,7 @@ from orders.services._common import (
     _pk,
     _user_or_none,
 )
+from orders.services.sales import _store_counters
 
 # Shipments --------------------------------------------------------------------------------------
 
@@ -189,6 +191,17 @@ def shipment_ship(
     save_with_user(shipment, user)
     _follow_shipping(order, list(order_lines.values()))
     save_with_user(order, user, update_fields=["status", "updated_at"])
+    _store_counters(order, list(order_lines.values()))
+    business_event(
+        "shipment.shipped",
+        shipment=shipment.number,
+        shipment_id=shipment.pk,
+        order=order.number,
+        order_id=order.pk,
+        carrier=shipment.carrier.name if shipment.carrier_id else None,
+        tracking_number=shipment.tracking_number,
+        by_user_id=getattr(user, "pk", None),
+    )
     return shipment
 
 
@@ -200,6 +213,14 @@ def shipment_deliver(*, shipment: Shipment, user) -> Shipment:
     shipment.status = ShipmentStatus.DELIVERED
     shipment.delivered_at = timezone.now()
     save_with_user(shipment, user, update_fields=["status", "delivered_at", "updated_at"])
+    business_event(
+        "shipment.delivered",
+        shipment=shipment.number,
+        shipment_id=shipment.pk,
+        order=order.number,
+        order_id=order.pk,
+        by_user_id=getattr(user, "pk", None),
+    )
     still_travelling = order.shipments.filter(status=ShipmentStatus.SHIPPED).exists()
     if order.status == SalesOrderStatus.SHIPPED and not still_travelling:
         order.status = SalesOrderStatus.DELIVERED
@@ -246,4 +267,5 @@ def shipment_return(*, shipment: Shipment, user) -> Shipment:
             order.status = SalesOrderStatus.SHIPPED
         _follow_shipping(order, list(order_lines.values()))
         save_with_user(order, user, update_fields=["status", "updated_at"])
+        _store_counters(order, list(order_lines.values()))
     return shipment
