@@ -432,6 +432,43 @@ def estimated_row_count(queryset) -> int | None:
     return estimate if estimate >= 0 else None
 
 
+def postgresql_count(queryset) -> tuple[int, bool] | None:
+    """(rows, estimated) for a list on PostgreSQL, in ONE query when the table is small: the exact
+    ``COUNT(*)`` when the table's ``pg_class.reltuples`` is under ``ESTIMATE_COUNT_ABOVE`` (or it was never
+    analysed); for a big table, ``reltuples`` itself when the list is unfiltered, else the planner's
+    estimate (``estimated_row_count``), or the exact count when that estimate is small.
+    None for other databases."""
+    if not isinstance(queryset, QuerySet):
+        return None
+    conn = connections[queryset.db]
+    if conn.vendor != "postgresql":
+        return None
+    query = queryset.query
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return 0, False
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.reltuples::bigint, CASE WHEN c.reltuples >= %s THEN NULL"
+            f" ELSE (SELECT COUNT(*) FROM ({sql}) AS counted) END"
+            " FROM pg_class c WHERE c.oid = %s::regclass",
+            [ESTIMATE_COUNT_ABOVE, *params, queryset.model._meta.db_table],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    reltuples, exact = row
+    if exact is not None:
+        return int(exact), False
+    if not (query.where or query.distinct or query.combinator or query.group_by):
+        return int(reltuples), True
+    estimate = estimated_row_count(queryset)
+    if estimate is not None and estimate >= ESTIMATE_COUNT_ABOVE:
+        return estimate, True
+    return queryset.count(), False
+
+
 class EstimatedCountPaginator(Paginator):
     """A paginator that does not ``COUNT(*)`` a big table: on PostgreSQL, when the planner expects at least
     ``ESTIMATE_COUNT_ABOVE`` rows, ``count`` is its estimate (``estimated`` is then True); otherwise
@@ -441,6 +478,10 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self):
+        counted = postgresql_count(self.object_list)
+        if counted is not None:
+            count, self.estimated = counted
+            return count
         estimate = estimated_row_count(self.object_list)
         if estimate is not None and estimate >= ESTIMATE_COUNT_ABOVE:
             self.estimated = True

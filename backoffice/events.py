@@ -11,8 +11,12 @@ from typing import Any
 
 import structlog
 from django.db import transaction
+from django.dispatch import Signal
 
 logger = structlog.get_logger("backoffice.events")
+
+# Sent after commit with ``event`` and ``fields``; integrations.webhooks turns it into webhook deliveries.
+event_committed = Signal()
 
 
 def business_event(event: str, *, metric: Any = None, **fields: Any) -> None:
@@ -22,5 +26,8 @@ def business_event(event: str, *, metric: Any = None, **fields: Any) -> None:
         logger.info(event, **fields)
         if metric is not None:
             metric.inc()
+        for _receiver, error in event_committed.send_robust(sender=None, event=event, fields=fields):
+            if isinstance(error, Exception):
+                logger.error("event.listener_failed", event=event, error=f"{type(error).__name__}: {error}")
 
     transaction.on_commit(emit)

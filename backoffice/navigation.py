@@ -139,6 +139,8 @@ def sidebar_navigation(request):
                 _item(_("Feedback"), "feedback", "backoffice", "feedback"),
                 _job_item(_("Imports"), "upload_file", "importjob"),
                 _job_item(_("Exports"), "download", "exportjob"),
+                _item(_("Webhooks"), "webhook", "integrations", "webhooksubscription"),
+                _item(_("Webhook deliveries"), "send", "integrations", "webhookdelivery"),
             ],
         },
     ]
@@ -152,4 +154,5 @@ def account_navigation(request):
     return [
         {"title": _("Change password"), "link": reverse_lazy("admin:password_change")},
         {"title": _("Two-factor authentication"), "link": reverse_lazy("two_factor:manage")},
+        {"title": _("API tokens"), "link": reverse_lazy("admin:integrations_apitoken_changelist")},
     ]

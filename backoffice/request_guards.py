@@ -7,7 +7,7 @@ a cookie or a header is never legitimate here, and PostgreSQL cannot store or ev
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, JsonResponse
 
 NUL = "\x00"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -38,5 +38,7 @@ class RejectNulBytesMiddleware:
 
     def __call__(self, request):
         if request_has_nul(request):
+            if request.path_info.startswith("/api/"):  # the API's one error shape (docs/api.md "Errors")
+                return JsonResponse({"code": "parse_error", "detail": REFUSED, "fields": {}}, status=400)
             return HttpResponseBadRequest(REFUSED, content_type="text/plain; charset=utf-8")
         return self.get_response(request)

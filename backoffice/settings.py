@@ -127,6 +127,8 @@ INSTALLED_APPS = [
     "inventory",
     "orders",
     "reports",
+    "knox",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +148,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "integrations.idempotency.IdempotencyMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -207,6 +210,9 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The start page's figures are cached this long per warehouse scope, and dropped when stock or orders
+# move (backoffice/dashboard_cache.py); 0 turns the cache off.
+DASHBOARD_CACHE_SECONDS = int(os.environ.get("DASHBOARD_CACHE_SECONDS", "60"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -284,6 +290,10 @@ else:
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "backoffice@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = [("Admin", a) for a in env_list("DJANGO_ADMINS")]
+# The address people open the back office at: absolute links in e-mails (scheduled reports).
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+# The daily reorder alert also creates the draft purchase orders (reports.reorder; docs/reports.md).
+REORDER_AUTO_DRAFT = env_bool("REORDER_AUTO_DRAFT", False)
 
 # Security (production) --------------------------------------------------------
 if not DEBUG:
@@ -392,8 +402,11 @@ else:
 # REST framework ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Tokens first: an unauthenticated request gets 401 with "WWW-Authenticate: Bearer".
+        "integrations.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "backoffice.signin.BasicAuthentication",
+        # Reached by anonymous requests only: throttled per address before permissions answer 401.
+        "integrations.auth.AnonymousThrottleAuthentication",
     ],
     # Per client address (anonymous) and per user, counted in the cache (Redis when REDIS_URL is set).
     "DEFAULT_THROTTLE_CLASSES": [
@@ -418,6 +431,19 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
 }
+# Personal API tokens (django-rest-knox; integrations app, docs/api.md): "Authorization: Bearer <token>".
+KNOX_TOKEN_MODEL = "integrations.ApiToken"
+# knox's own migrations would create its (swapped-out) knox_authtoken table, which test flushes cannot truncate.
+MIGRATION_MODULES = {"knox": None}
+API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Bearer",
+    "TOKEN_PREFIX": "bo_",
+    "TOKEN_TTL": timedelta(days=API_TOKEN_DAYS),
+    "AUTO_REFRESH": False,
+}
+# Webhooks to loopback/private addresses and over plain http: development only (integrations/webhooks.py).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = DEBUG
 SPECTACULAR_SETTINGS = {
     "TITLE": "Backoffice API",
     "DESCRIPTION": "REST API for integrations: catalogue, stock, orders.",
@@ -426,6 +452,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The ways to sign in the document shows (the anonymous throttle class is not one).
+    "AUTHENTICATION_WHITELIST": [
+        "integrations.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
 }
 
 # import-export ----------------------------------------------------------------
@@ -445,6 +476,8 @@ IMPORT_MAX_COMPRESSION_RATIO = int(os.environ.get("IMPORT_MAX_COMPRESSION_RATIO"
 IMPORT_SYNC_MAX_ROWS = int(os.environ.get("IMPORT_SYNC_MAX_ROWS", 200))
 # Seconds a preview can be confirmed; abandoned previews are deleted after this.
 IMPORT_PREVIEW_MAX_AGE = int(os.environ.get("IMPORT_PREVIEW_MAX_AGE", 24 * 60 * 60))
+# Admin list exports of more rows than this are written in the background (backoffice/export_jobs.py).
+EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", 100_000))
 # Error rows listed on a preview page (all are counted).
 IMPORT_PREVIEW_MAX_ERRORS = int(os.environ.get("IMPORT_PREVIEW_MAX_ERRORS", 1000))
 # A background validation or import may take this long per row (its django-q2 timeout, at least 300 s).

@@ -7,9 +7,8 @@
 * ``two_factor_step`` says what a signed-in session still owes: nothing, the
   token of an enrolled device, or an enrolment because the user's role needs it;
 * ``TwoFactorRequiredMiddleware`` holds every page back until that is done;
-* ``BasicAuthentication`` is DRF's HTTP Basic with a clear lockout answer, refused
-  to accounts protected by two-factor authentication (a password alone must
-  not open them).
+* the API takes no passwords: personal API tokens (``integrations.auth``) or
+  a signed-in session; HTTP Basic is gone (issue 9).
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ from django_otp import login as otp_login
 from django_otp import match_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from drf_spectacular.authentication import BasicScheme
-from rest_framework import authentication, exceptions, status
 
 from backoffice.roles import ADMIN
 
@@ -234,45 +231,3 @@ def two_factor_verify(*, request: HttpRequest, token: str):
     if device is not None:
         otp_login(request, device)
     return device
-
-
-# ---------------------------------------------------------------------------
-# API
-
-
-class LockedOut(exceptions.APIException):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_code = "locked_out"
-
-
-class BasicAuthentication(authentication.BasicAuthentication):
-    """HTTP Basic that says so when axes locked the account, and that 2FA accounts cannot use.
-
-    django-axes sees the DRF request (DRF passes it to ``authenticate``) and marks it
-    when the user+address is locked out; a password alone must not open an account
-    protected by two-factor authentication, so those get 403 with a pointer to
-    the admin (integrations use their own account without 2FA).
-    """
-
-    def authenticate_credentials(self, userid, password, request=None):
-        try:
-            user, auth = super().authenticate_credentials(userid, password, request)
-        except exceptions.AuthenticationFailed:
-            if request is not None and getattr(request, "axes_locked_out", False):
-                raise LockedOut({"code": "locked_out", "detail": lockout_message()}) from None
-            raise
-        if two_factor_enrolled(user) or two_factor_required(user):
-            raise exceptions.PermissionDenied(
-                _(
-                    "This account uses two-factor authentication, so HTTP Basic is not accepted for it. "
-                    "Use a separate integration account, or a signed-in admin session."
-                )
-            )
-        return user, auth
-
-
-class BasicAuthenticationScheme(BasicScheme):
-    """The OpenAPI schema describes our HTTP Basic like DRF's."""
-
-    target_class = "backoffice.signin.BasicAuthentication"
-    priority = 0

@@ -2,6 +2,7 @@
 
 import django_filters
 
+from backoffice.api_filters import IsoDateTimeFilter
 from backoffice.scoping import scope_queryset
 from inventory.models import Product, StockLevel, StockMovement, Warehouse
 
@@ -42,8 +43,8 @@ class StockLevelFilter(django_filters.FilterSet):
 
 class StockMovementFilter(django_filters.FilterSet):
     warehouse = django_filters.ModelChoiceFilter(queryset=visible_warehouses)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = StockMovement

@@ -2,13 +2,28 @@
 
 from rest_framework import serializers
 
-from inventory.models import Category, Product, StockLevel, StockMovement, Supplier, Warehouse
+from backoffice.api_base import IdOrCodeField
+from backoffice.limits import MAX_QUANTITY
+from inventory.filters import visible_warehouses
+from inventory.models import (
+    AdjustmentReason,
+    Category,
+    Product,
+    StockLevel,
+    StockMovement,
+    StockTransfer,
+    StockTransferLine,
+    Supplier,
+    SupplierProduct,
+    Warehouse,
+)
 
 
 class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
-        fields = ["id", "name", "parent", "description"]
+        fields = ["id", "name", "parent", "description", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -35,7 +50,8 @@ class ProductSerializer(serializers.ModelSerializer):
 class WarehouseSerializer(serializers.ModelSerializer):
     class Meta:
         model = Warehouse
-        fields = ["id", "code", "name", "address", "is_active"]
+        fields = ["id", "code", "name", "address", "is_active", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
 
 
 class SupplierSerializer(serializers.ModelSerializer):
@@ -52,7 +68,10 @@ class SupplierSerializer(serializers.ModelSerializer):
             "country",
             "lead_time_days",
             "is_active",
+            "created_at",
+            "updated_at",
         ]
+        read_only_fields = ["created_at", "updated_at"]
 
 
 class StockLevelSerializer(serializers.ModelSerializer):
@@ -98,3 +117,75 @@ class StockMovementSerializer(serializers.ModelSerializer):
             "user",
             "created_at",
         ]
+
+
+class SupplierProductSerializer(serializers.ModelSerializer):
+    supplier = IdOrCodeField(model=Supplier, code_field="code")
+    product = IdOrCodeField(model=Product, code_field="sku")
+    supplier_code = serializers.CharField(source="supplier.code", read_only=True)
+    sku = serializers.CharField(source="product.sku", read_only=True)
+
+    class Meta:
+        model = SupplierProduct
+        fields = [
+            "id",
+            "supplier",
+            "supplier_code",
+            "product",
+            "sku",
+            "supplier_sku",
+            "unit_cost",
+            "minimum_order_quantity",
+            "preferred",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class StockCountSerializer(serializers.Serializer):
+    """``POST stock-levels/{id}/count/``: what was counted and why; the difference is booked as an adjustment."""
+
+    counted = serializers.IntegerField(min_value=0, max_value=MAX_QUANTITY)
+    reason = serializers.ChoiceField(choices=AdjustmentReason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
+
+
+class StockTransferLineSerializer(serializers.ModelSerializer):
+    product = IdOrCodeField(model=Product, code_field="sku")
+    sku = serializers.CharField(source="product.sku", read_only=True)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+    class Meta:
+        model = StockTransferLine
+        fields = ["id", "product", "sku", "quantity"]
+
+
+class StockTransferSerializer(serializers.ModelSerializer):
+    from_warehouse = IdOrCodeField(model=Warehouse, code_field="code", queryset=visible_warehouses)
+    to_warehouse = IdOrCodeField(model=Warehouse, code_field="code")
+    lines = StockTransferLineSerializer(many=True)
+
+    class Meta:
+        model = StockTransfer
+        fields = [
+            "id",
+            "number",
+            "status",
+            "from_warehouse",
+            "to_warehouse",
+            "note",
+            "lines",
+            "applied_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["number", "status", "applied_at", "created_at", "updated_at"]
+
+    def validate_lines(self, lines):
+        if not lines:
+            raise serializers.ValidationError("Give at least one line.")
+        skus = [line["product"].pk for line in lines]
+        if len(set(skus)) != len(skus):
+            raise serializers.ValidationError("A product appears twice.")
+        return lines

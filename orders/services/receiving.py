@@ -11,6 +11,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from backoffice.errors import InvalidTransition, ValidationFailed
+from backoffice.events import business_event
 from backoffice.history import save_with_user
 from backoffice.numbering import next_document_number
 from inventory.models import MovementKind
@@ -101,4 +102,14 @@ def receipt_create(
     complete = not order.lines.filter(quantity_received__lt=F("quantity")).exists()
     order.status = PurchaseOrderStatus.RECEIVED if complete else PurchaseOrderStatus.PARTIALLY_RECEIVED
     save_with_user(order, user, update_fields=["status", "updated_at"])
+    business_event(
+        "purchase_order.received",
+        purchase_order=order.number,
+        purchase_order_id=order.pk,
+        receipt=receipt.number,
+        receipt_id=receipt.pk,
+        complete=complete,
+        quantities={po_lines[pk].product.sku: quantity for pk, quantity in requested.items()},
+        by_user_id=getattr(user, "pk", None),
+    )
     return receipt

@@ -132,25 +132,24 @@ def test_axes_reset_command_unlocks(client, make_user):
     assert sign_in(client, "sales").status_code == 302
 
 
-def test_api_basic_auth_is_locked_out_too(client, make_user):
+def test_api_no_longer_accepts_http_basic_so_passwords_cannot_be_guessed_there(client, make_user):
+    # HTTP Basic is gone (issue 9 §2): the API takes personal tokens (tests/api/test_tokens.py) or a session.
     make_user("Sales")
 
     answers = [client.get(API, **basic("sales", "wrong-password")) for _ in range(5)]
     after = client.get(API, **basic("sales"))
 
-    assert all(a.status_code in (401, 403) for a in answers[:4])  # DRF's usual "wrong credentials"
-    assert answers[4].status_code == 429
-    assert after.status_code == 429
-    assert after.json()["code"] == "locked_out"
-    assert "Too many failed sign-in attempts" in after.json()["detail"]
-    # The admin form counts the same attempts: the account is locked there as well.
-    assert sign_in(client, "sales").status_code == 429
+    assert [a.status_code for a in answers] == [401] * 5
+    assert after.status_code == 401  # the right password does not open the API either
+    assert after["WWW-Authenticate"] == "Bearer"
+    # The API never checked the passwords, so the admin sign-in is not locked.
+    assert sign_in(client, "sales").status_code == 302
 
 
-def test_api_basic_auth_works_with_the_right_password(client, make_user):
+def test_api_basic_auth_with_the_right_password_is_refused(client, make_user):
     make_user("Sales")
 
-    assert client.get(API, **basic("sales")).status_code == 200
+    assert client.get(API, **basic("sales")).status_code == 401
 
 
 # ---------------------------------------------------------------------------
@@ -487,6 +486,7 @@ def test_new_recovery_codes_replace_the_old_ones(otp_required, make_user, signed
 
 
 def test_basic_auth_is_refused_for_two_factor_accounts(otp_required, make_user, signed_in, client):
+    # HTTP Basic is gone for every account (issue 9 §2); two-factor accounts are refused as before.
     make_user("Manager")
     make_user("Sales")
     make_user("Viewer")
@@ -494,12 +494,11 @@ def test_basic_auth_is_refused_for_two_factor_accounts(otp_required, make_user, 
     api_client = type(client)()
 
     enrolled = api_client.get(API, **basic("manager"))
-    assert enrolled.status_code == 403
-    assert "two-factor authentication" in enrolled.json()["detail"]
+    assert enrolled.status_code == 401
     signed_in("viewer")
-    enrol(client, "viewer")  # optional role, but turned on: the password alone no longer opens it
-    assert api_client.get(API, **basic("viewer")).status_code == 403
-    assert api_client.get(API, **basic("sales")).status_code == 200
+    enrol(client, "viewer")
+    assert api_client.get(API, **basic("viewer")).status_code == 401
+    assert api_client.get(API, **basic("sales")).status_code == 401
 
 
 def test_administrator_resets_a_users_two_factor(otp_required, make_user, signed_in, client):

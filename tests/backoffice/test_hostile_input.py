@@ -25,14 +25,15 @@ def messages_of(response) -> list[str]:
 # API
 
 
-def test_api_delete_of_a_record_in_use_is_a_409_with_a_code(admin_client, stocked_product):
+def test_api_delete_of_a_record_in_use_deactivates_it_with_a_code(admin_client, stocked_product):
+    # issue 9: DELETE of a referenced record deactivates it (never a hard delete) and says so
     response = admin_client.delete(f"/api/v1/products/{stocked_product.pk}/")
 
-    assert response.status_code == 409
+    assert response.status_code == 200
     body = response.json()
-    assert body["code"] == "protected"
+    assert body["code"] == "deactivated"
     assert "stock level" in body["detail"]
-    assert Product.objects.filter(pk=stocked_product.pk).exists()
+    assert Product.objects.get(pk=stocked_product.pk).is_active is False
 
 
 def test_api_delete_of_a_category_with_products_is_a_409(admin_client, stocked_product):

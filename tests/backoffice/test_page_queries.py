@@ -270,7 +270,7 @@ def test_postgresql_estimates_a_big_list_instead_of_counting_it(monkeypatch):
     with CaptureQueriesContext(connection) as captured:
         count = paginator.count
     assert paginator.estimated
-    assert not any("COUNT(" in query["sql"].upper() for query in captured)
+    assert len(captured) == 1  # one look at pg_class; its COUNT(*) branch runs only for small tables
     assert 300 <= count <= 500  # the planner's figure, close to the 400 rows
 
     filtered = EstimatedCountPaginator(StockMovement.objects.filter(quantity__gt=0).order_by("-pk"), 100)

@@ -39,6 +39,7 @@ transaction that is rolled back at the end; each test runs in a savepoint.
 
 from __future__ import annotations
 
+import datetime
 import html.parser
 from decimal import Decimal
 from functools import cache
@@ -99,6 +100,16 @@ RULES: dict[str, dict[str, str]] = {
         "actions": "send screenshot",
         **{role: ": send" for role in (MANAGER, SALES, PURCHASING, WAREHOUSE, VIEWER, NO_ROLE)},
         ADMIN: "vcd: send screenshot",
+    },
+    # Imports and big exports (issue 7): every staff user lists their own; Admins and Managers see everyone's;
+    # read-only. The matrix's rows belong to the Sales user: to the other roles they answer as missing rows.
+    "backoffice.importjob": {
+        "actions": "status bad_rows",
+        **{role: "v: status bad_rows" for role in (ADMIN, MANAGER, SALES)},
+    },
+    "backoffice.exportjob": {
+        "actions": "status download",
+        **{role: "v: status download" for role in (ADMIN, MANAGER, SALES)},
     },
     # Scheduled tasks: Admin ("schedules"); task results read-only; the raw queue superusers only.
     "django_q.schedule": {ADMIN: "vacd"},
@@ -223,6 +234,29 @@ RULES: dict[str, dict[str, str]] = {
         WAREHOUSE: f"vac: {SHIP_ACTIONS}",
         VIEWER: "v: print_packing_slip packing_slip",
     },
+    # Scheduled reports: Manager ("all reports") and Admin set them up and send them. Viewer "reads everything
+    # it is shown" but "may not change anything": Send now / Resend write a run and e-mail it, so not the Viewer's.
+    # The other roles receive report e-mails as recipients; DESIGN gives them no schedules.
+    "reports.scheduledreport": {
+        "actions": "send_now resend",
+        ADMIN: "vacd: send_now resend",
+        MANAGER: "vacd: send_now resend",
+        VIEWER: "v",
+    },
+    # Runs: written by the sends only, never edited or deleted; whoever reads them downloads the stored file
+    # ("Viewer: ... run and download reports"; the file is the owner's view: owner or sees every warehouse).
+    "reports.reportrun": {"actions": "download", **{role: "v: download" for role in (ADMIN, MANAGER, VIEWER)}},
+    # Personal API tokens (issue 9 §2): every staff user creates and revokes their own (a token carries only its
+    # user's rights); Admins see and revoke everyone's. Never edited. The matrix's token belongs to the Sales user.
+    "integrations.apitoken": {
+        "actions": "bulk:revoke",
+        **{role: "a: bulk:revoke" for role in (MANAGER, PURCHASING, WAREHOUSE, VIEWER, NO_ROLE)},
+        ADMIN: "vad: bulk:revoke",
+        SALES: "vad: bulk:revoke",
+    },
+    # Webhooks (issue 9 §4): integration set-up is the Admin's ("everything"); deliveries are a read-only log.
+    "integrations.webhooksubscription": {"actions": "bulk:rotate_secret", ADMIN: "vacd: bulk:rotate_secret"},
+    "integrations.webhookdelivery": {"actions": "bulk:redeliver", ADMIN: "vd: bulk:redeliver"},
 }
 
 #: API endpoints: prefix -> (model rule, operations the endpoint offers). An operation the endpoint
@@ -236,6 +270,15 @@ API_RULES: dict[str, tuple[str, str]] = {
     "stock-levels": ("inventory.stocklevel", "list retrieve update"),
     # the ledger, read-only
     "stock-movements": ("inventory.stockmovement", "list retrieve"),
+    # issue 9: the rest of the catalogue and the documents (workflow actions: tests/api/)
+    "supplier-products": ("inventory.supplierproduct", "list retrieve create update delete"),
+    "stock-transfers": ("inventory.stocktransfer", "list retrieve create"),
+    "customers": ("orders.customer", "list retrieve create update delete"),
+    "carriers": ("orders.carrier", "list retrieve create update delete"),
+    "sales-orders": ("orders.salesorder", "list retrieve create update"),
+    "purchase-orders": ("orders.purchaseorder", "list retrieve create update"),
+    "receipts": ("orders.receipt", "list retrieve"),
+    "shipments": ("orders.shipment", "list retrieve"),
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -265,6 +308,9 @@ URL_KINDS = {
     "import_status": "import",
 }
 API_LETTER = {"list": "v", "retrieve": "v", "create": "a", "update": "c", "delete": "d"}
+#: models whose rows belong to a user (backoffice/job_admin.py): every staff user lists their own rows; a row
+#: the role may not see answers, on every page and action, exactly as a row that does not exist
+OWN_ROW_MODELS = {"backoffice.importjob", "backoffice.exportjob", "integrations.apitoken"}
 
 
 def rule_for(label: str, role: str) -> tuple[set[str], set[str]]:
@@ -347,11 +393,12 @@ def _api_cells():
 def _build_world():
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
     from django.contrib.auth import get_user_model
+    from django.core.files.base import ContentFile
     from django.utils import timezone
     from django_otp.plugins.otp_totp.models import TOTPDevice
     from django_q.models import Failure, OrmQ, Schedule, Success
 
-    from backoffice.models import Feedback
+    from backoffice.models import ExportJob, Feedback, ImportJob
     from backoffice.roles import roles_setup
     from backoffice.task_registry import schedulable_tasks
     from inventory import services as stock
@@ -365,6 +412,8 @@ def _build_world():
     )
     from inventory.services import StockLine
     from orders import services as orders
+    from reports.models import Frequency, ReportRun, RunStatus, ScheduledReport
+    from reports.scheduling import period_for
     from tests.factories import (
         CarrierFactory,
         CategoryFactory,
@@ -446,6 +495,34 @@ def _build_world():
     task = {"name": "matrix-task", "func": "backoffice.tasks.nothing", "started": now, "stopped": now}
     func = next(iter(schedulable_tasks()))
     target = User.objects.create_user("matrix-target", "target@example.com", "pw", first_name="T")
+    report = ScheduledReport.objects.create(
+        name="Matrix stock report",
+        report="stock-on-hand",
+        frequency=Frequency.WEEKLY,
+        weekday=0,
+        send_time=datetime.time(7, 0),
+        recipients="ops@example.com",
+        owner=users[MANAGER],
+    )
+    # Resend is offered once the current period was sent: a sent run for it (and for tomorrow's period, should
+    # the module run across midnight). The current one has its stored file, under the module's MEDIA_ROOT.
+    today = timezone.localdate()
+    runs = []
+    for day in (today, today + datetime.timedelta(days=1)):
+        first, last = period_for(report.frequency, report.params, day)
+        runs.append(
+            ReportRun.objects.create(
+                scheduled_report=report,
+                period_start=first,
+                period_end=last,
+                status=RunStatus.SENT,
+                row_count=1,
+                recipients="ops@example.com",
+                attempts=1,
+                sent_at=now,
+            )
+        )
+    runs[0].file.save("matrix-run.csv", ContentFile(b"sku,on_hand\nMX-TEA,50\n"))
     objects.update(
         {
             "auth.user": target,
@@ -458,6 +535,23 @@ def _build_world():
                 username="x", ip_address="10.0.0.1", attempt_time=now, failures_since_start=2
             ),
             "otp_totp.totpdevice": TOTPDevice.objects.create(user=target, name="phone"),
+            "backoffice.importjob": ImportJob.objects.create(
+                user=users[SALES],
+                target="resource:inventory.resources.ProductResource",
+                what="products",
+                file_name="matrix.csv",
+                status="failed",
+                errors_file="matrix.errors.csv",
+            ),
+            "backoffice.exportjob": ExportJob.objects.create(
+                user=users[SALES],
+                what="products",
+                model_label="inventory.product",
+                file_format="csv",
+                status="done",
+                stored_name="matrix-export.csv",
+                file_name="products.csv",
+            ),
             "backoffice.feedback": Feedback.objects.create(
                 user=users[SALES], message="The list is slow", page="/admin/", screenshot="feedback/matrix.png"
             ),
@@ -471,6 +565,9 @@ def _build_world():
             "inventory.supplierproduct": supplier_product,
             "orders.customer": customer,
             "orders.carrier": carrier,
+            "reports.scheduledreport": report,
+            "reports.reportrun": runs[0],
+            **_integration_objects(users[SALES]),
         }
     )
     # API: rows nothing refers to, so that an allowed delete succeeds.
@@ -483,6 +580,14 @@ def _build_world():
         "suppliers": SupplierFactory(code="MXSPARE"),
         "stock-levels": objects["inventory.stocklevel"],
         "stock-movements": objects["inventory.stockmovement"],
+        "customers": CustomerFactory(code="MXSPARE"),
+        "carriers": CarrierFactory(name="Spare carrier"),
+        "supplier-products": SupplierProductFactory(supplier=SupplierFactory(code="MXSPARE2"), product=product),
+        # documents offer no delete: the refused delete is tried on the table's row
+        **{
+            prefix: objects[API_RULES[prefix][0]]
+            for prefix in ("stock-transfers", "sales-orders", "purchase-orders", "receipts", "shipments")
+        },
     }
     sessions = {}
     for role, user in users.items():
@@ -493,6 +598,27 @@ def _build_world():
     boss_client.force_login(boss)
     sessions["boss"] = boss_client.cookies
     return {"users": users, "objects": objects, "other": out_of_scope, "spare": spare, "sessions": sessions}
+
+
+def _integration_objects(token_owner) -> dict:
+    import uuid
+
+    from integrations.models import WebhookDelivery, WebhookSubscription
+    from integrations.tokens import api_token_create
+
+    hook = WebhookSubscription.objects.create(
+        name="Matrix hook", target_url="http://127.0.0.1:9/hook", events=["report.sent"], secret="whsec_matrix"
+    )
+    event_id = uuid.uuid4()
+    delivery = WebhookDelivery.objects.create(
+        subscription=hook, event="report.sent", event_id=event_id, payload={"id": str(event_id), "data": {}}
+    )
+    token, _ = api_token_create(user=token_owner, name="matrix token")
+    return {
+        "integrations.apitoken": token,
+        "integrations.webhooksubscription": hook,
+        "integrations.webhookdelivery": delivery,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -587,6 +713,8 @@ CHANGE_MARKERS = {
     "orders.salesorder": ("notes", "changed by matrix"),
     "orders.purchaseorder": ("notes", "changed by matrix"),
     "orders.shipment": ("tracking_number", "MX-TRACK"),
+    "reports.scheduledreport": ("name", "Matrix report changed"),
+    "integrations.webhooksubscription": ("name", "Matrix hook changed"),
 }
 
 _form_cache: dict[str, list[tuple[str, str]]] = {}
@@ -648,7 +776,8 @@ def _history_models() -> set[str]:
 def _action_post_data(world, name: str, obj, *, out_of_scope: bool = False) -> dict:
     """Data a user would post to run the step (so that an unrefused step would change something)."""
     objects = world["other"] if out_of_scope else world["objects"]
-    data = {"reason": "matrix", "tracking_number": "MX-1", "confirm": "1"}
+    # "_form_submitted": the confirmation of an Unfold action dialog (Send now, Apply ...), without which it only asks
+    data = {"reason": "matrix", "tracking_number": "MX-1", "confirm": "1", "_form_submitted": "on"}
     if name == "receive":
         data[f"line_{objects['_po_line'].pk}"] = 1
     if name == "create_shipment":
@@ -657,11 +786,22 @@ def _action_post_data(world, name: str, obj, *, out_of_scope: bool = False) -> d
 
 
 def _db_state(obj) -> tuple:
-    """The row and the counts a workflow step would change."""
+    """The row and the counts a workflow step would change (report sends: the runs and the e-mails)."""
+    from django.core import mail
+
     from inventory.models import StockMovement
     from orders.models import Receipt, Shipment
+    from reports.models import ReportRun
 
-    return (snapshot(obj), StockMovement.objects.count(), Shipment.objects.count(), Receipt.objects.count())
+    runs = ReportRun.objects.order_by("pk").values_list("pk", "status", "attempts", "resends", "recipients", "sent_at")
+    return (
+        snapshot(obj),
+        StockMovement.objects.count(),
+        Shipment.objects.count(),
+        Receipt.objects.count(),
+        list(runs),
+        len(getattr(mail, "outbox", [])),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -782,6 +922,8 @@ def test_admin(world, client_for, label, kind, role):
 
     method, url, data = ("post", admin_url(obj, "change"), None) if kind == "change" else _request(kind, obj)
     allowed = KIND_LETTER.get(kind.partition(":")[0]) in letters
+    if kind == "list" and label in OWN_ROW_MODELS:
+        allowed = True  # every staff user lists their own rows
     before = snapshot(obj)
     if kind == "change":
         field, value = CHANGE_MARKERS.get(label, (None, None))
@@ -830,7 +972,8 @@ OBJECT_KINDS = {"view", "history", "version", "change", "delete"}
 
 
 def _assert_refused(client, response, method, url, data, obj, label, role, kind, where):
-    hidden = kind in OBJECT_KINDS and is_scoped_model(type(obj)) and not sees_object(role, label)
+    hidden = kind in OBJECT_KINDS and not sees_object(role, label)
+    hidden = hidden and (is_scoped_model(type(obj)) or label in OWN_ROW_MODELS)
     if hidden:
         _assert_like_missing(client, response, method, url, data, obj, where)
     else:
@@ -863,6 +1006,13 @@ def _check_action(world, client, model_admin, label, name, role, actions):
         path = Path(django_settings.MEDIA_ROOT) / obj.screenshot.name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    if label in OWN_ROW_MODELS and name in ("bad_rows", "download") and allowed:
+        # the job's stored file (a report run's file is stored by _build_world)
+        folder = "import-jobs" if name == "bad_rows" else "exports"
+        stored = obj.errors_file if name == "bad_rows" else obj.stored_name
+        path = Path(django_settings.MEDIA_ROOT) / folder / stored
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"row,column,value,reason\n")
     response = client.get(url)
     if role == ANONYMOUS:
         assert login_redirect(response), f"{where}: expected the login page, got {describe(response)}"
@@ -870,7 +1020,8 @@ def _check_action(world, client, model_admin, label, name, role, actions):
         expected = 302 if name == "print_packing_slip" else 200
         assert response.status_code == expected, f"{where}: expected {expected}, got {describe(response)}"
     else:
-        refused = 404 if name == "screenshot" else 403  # the screenshot hides that the feedback exists
+        # the screenshot hides that the feedback exists; someone else's import or export, that the job exists
+        refused = 404 if name == "screenshot" or label in OWN_ROW_MODELS else 403
         assert response.status_code == refused, f"{where}: expected {refused}, got {describe(response)}"
         posted = client.post(url, _action_post_data(world, name, obj))
         assert posted.status_code == refused, f"{where} (POST): expected {refused}, got {describe(posted)}"
@@ -972,6 +1123,18 @@ API_CREATE = {
     "suppliers": {"code": "MXNEW", "name": "New supplier"},
     "stock-levels": {"reorder_point": 1},
     "stock-movements": {"quantity": 1},
+    "supplier-products": {"supplier": "MXSUP", "product": "MX-SPARE", "unit_cost": "1.00"},
+    "stock-transfers": {
+        "from_warehouse": "MAIN",
+        "to_warehouse": "SPARE",
+        "lines": [{"product": "MX-TEA", "quantity": 1}],
+    },
+    "customers": {"code": "MXNEW", "name": "New customer"},
+    "carriers": {"name": "New carrier"},
+    "sales-orders": {"customer": "MXCUST", "warehouse": "MAIN", "lines": [{"product": "MX-TEA", "quantity": 1}]},
+    "purchase-orders": {"supplier": "MXSUP", "warehouse": "MAIN", "lines": [{"product": "MX-TEA", "quantity": 1}]},
+    "receipts": {"note": "x"},
+    "shipments": {"tracking_number": "x"},
 }
 API_UPDATE = {
     "categories": ("description", "changed by matrix"),
@@ -980,6 +1143,14 @@ API_UPDATE = {
     "suppliers": ("name", "Changed by matrix"),
     "stock-levels": ("reorder_point", 7),
     "stock-movements": ("note", "changed by matrix"),
+    "supplier-products": ("supplier_sku", "MX-CHANGED"),
+    "stock-transfers": ("note", "changed by matrix"),
+    "customers": ("name", "Changed by matrix"),
+    "carriers": ("phone", "555-0100"),
+    "sales-orders": ("customer_reference", "changed by matrix"),
+    "purchase-orders": ("supplier_reference", "changed by matrix"),
+    "receipts": ("note", "changed by matrix"),
+    "shipments": ("tracking_number", "changed by matrix"),
 }
 
 
@@ -1017,7 +1188,10 @@ def test_api(world, client_for, prefix, op, role):
         if op == "create":
             assert model._default_manager.count() == count + 1
         return
-    if role == ANONYMOUS or op in offered.split():
+    if role == ANONYMOUS:
+        # issue 9: unauthenticated → 401 (token authentication answers with WWW-Authenticate)
+        assert response.status_code == 401, f"{where}: expected 401, got {response.status_code}"
+    elif op in offered.split():
         assert response.status_code == 403, f"{where}: expected 403, got {response.status_code}"
     else:
         # an operation the endpoint does not offer: refused whatever the role

@@ -108,14 +108,15 @@ class TestProducts:
 
         assert response.status_code == 400
         assert response["Content-Type"] == "application/json"
-        assert "sale_price" in response.json()
+        assert response.json()["code"] == "invalid"
+        assert "sale_price" in response.json()["fields"]
         assert not Product.objects.filter(sku="IKURA").exists()
 
     def test_a_duplicate_sku_is_a_400(self, admin_client, catalogue):
         response = admin_client.post(PRODUCTS, new_product(sku="CHAI"), content_type="application/json")
 
         assert response.status_code == 400
-        assert "sku" in response.json()
+        assert "sku" in response.json()["fields"]
 
 
 class TestStockMovements:

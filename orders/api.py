@@ -1,0 +1,615 @@
+"""REST endpoints for customers, carriers, sales orders, purchase orders, receipts and shipments.
+
+Thin: input is validated by ``orders.serializers``, every write goes through ``orders.services``
+(the same functions the admin calls), so the API enforces the same rules. Rows are scoped by
+warehouse (``ScopedQuerysetMixin``); workflow actions need the admin's workflow permissions
+(``action_permissions``); documents carry an ``ETag`` and honour ``If-Match`` (``ETagMixin``).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db import transaction
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from backoffice.api_base import ApiViewSet, DeactivateOnDeleteMixin, ETagMixin
+from backoffice.api_filters import IsoDateTimeFilter, UpdatedSinceFilterSet
+from backoffice.api_schema import ERRORS, crud_schema, error_responses
+from inventory.filters import visible_warehouses
+from orders import services
+from orders.models import (
+    Carrier,
+    Customer,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    SalesOrder,
+    SalesOrderLine,
+    Shipment,
+)
+from orders.serializers import (
+    CarrierSerializer,
+    ConfirmInput,
+    CustomerSerializer,
+    MarkShippedInput,
+    PurchaseOrderInput,
+    PurchaseOrderSerializer,
+    ReasonInput,
+    ReceiptSerializer,
+    ReceiveInput,
+    SalesOrderInput,
+    SalesOrderSerializer,
+    ShipInput,
+    ShipmentSerializer,
+)
+
+CRUD = ["get", "post", "put", "patch", "delete", "head", "options"]
+DOCUMENT = ["get", "post", "put", "patch", "head", "options"]
+
+
+# Customers and carriers ---------------------------------------------------------------------------
+
+
+class CustomerFilter(UpdatedSinceFilterSet):
+    code = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Customer
+        fields = {"is_active": ["exact"], "country": ["exact"], "tax_exempt": ["exact"]}
+
+
+@extend_schema_view(**crud_schema("customer", "customers", CustomerSerializer))
+class CustomerViewSet(
+    DeactivateOnDeleteMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ApiViewSet,
+):
+    """Customers, written through ``customer_create``/``customer_update`` (field rights on credit and VAT)."""
+
+    queryset = Customer.objects.order_by("code")
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilter
+    search_fields = ["code", "name", "email", "contact_name"]
+    ordering_fields = ["code", "name", "updated_at", "id"]
+    http_method_names = CRUD
+
+    def perform_create(self, serializer):
+        serializer.instance = services.customer_create(user=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.customer_update(
+            customer=serializer.instance, user=self.request.user, **serializer.validated_data
+        )
+
+
+class CarrierFilter(UpdatedSinceFilterSet):
+    class Meta:
+        model = Carrier
+        fields = {"is_active": ["exact"], "name": ["exact", "icontains"]}
+
+
+@extend_schema_view(**crud_schema("carrier", "carriers", CarrierSerializer))
+class CarrierViewSet(
+    DeactivateOnDeleteMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ApiViewSet,
+):
+    queryset = Carrier.objects.order_by("name")
+    serializer_class = CarrierSerializer
+    filterset_class = CarrierFilter
+    search_fields = ["name"]
+    ordering_fields = ["name", "updated_at", "id"]
+    http_method_names = CRUD
+
+
+# Documents ----------------------------------------------------------------------------------------
+
+
+class DocumentFilter(UpdatedSinceFilterSet):
+    status = django_filters.CharFilter(method="filter_status", help_text="One status or several, comma-separated.")
+    order_date_from = django_filters.DateFilter(field_name="order_date", lookup_expr="gte")
+    order_date_to = django_filters.DateFilter(field_name="order_date", lookup_expr="lte")
+    warehouse = django_filters.ModelChoiceFilter(queryset=visible_warehouses)
+    warehouse_code = django_filters.CharFilter(field_name="warehouse__code", lookup_expr="iexact")
+    number = django_filters.CharFilter(lookup_expr="iexact")
+
+    def filter_status(self, queryset, name, value):
+        return queryset.filter(status__in=[part.strip() for part in value.split(",") if part.strip()])
+
+
+class SalesOrderFilter(DocumentFilter):
+    customer_code = django_filters.CharFilter(field_name="customer__code", lookup_expr="iexact")
+    product = django_filters.NumberFilter(method="filter_product")
+    sku = django_filters.CharFilter(method="filter_sku")
+    backordered = django_filters.BooleanFilter(method="filter_backordered")
+
+    class Meta:
+        model = SalesOrder
+        fields = ["customer", "customer_reference"]
+
+    def filter_product(self, queryset, name, value):
+        return queryset.filter(pk__in=SalesOrderLine.objects.filter(product_id=value).values("order_id"))
+
+    def filter_sku(self, queryset, name, value):
+        return queryset.filter(pk__in=SalesOrderLine.objects.filter(product__sku__iexact=value).values("order_id"))
+
+    def filter_backordered(self, queryset, name, value):
+        return queryset.filter(backordered_quantity__gt=0) if value else queryset.filter(backordered_quantity=0)
+
+
+def _lines_by_id(lines):
+    return {line.pk: line for line in lines}
+
+
+SALES_EXAMPLE = OpenApiExample(
+    "New order",
+    value={
+        "customer": "ALFKI",
+        "warehouse": "MAIN",
+        "customer_reference": "WEB-1001",
+        "lines": [{"product": "CHAI", "quantity": 2}, {"product": 12, "quantity": 1, "unit_price": "9.50"}],
+    },
+    request_only=True,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List sales orders", responses={200: SalesOrderSerializer, **error_responses(400, 401, 403)}
+    ),
+    retrieve=extend_schema(
+        summary="Read a sales order (with ETag)", responses={200: SalesOrderSerializer, **ERRORS.read}
+    ),
+    create=extend_schema(
+        summary="Create a draft sales order with its lines",
+        request=SalesOrderInput,
+        examples=[SALES_EXAMPLE],
+        responses={201: SalesOrderSerializer, **ERRORS.write},
+    ),
+    update=extend_schema(
+        summary="Replace a draft sales order's header and lines",
+        request=SalesOrderInput,
+        responses={200: SalesOrderSerializer, **ERRORS.write, **error_responses(412)},
+    ),
+    partial_update=extend_schema(
+        summary="Change a draft sales order (lines given = the new lines)",
+        request=SalesOrderInput,
+        responses={200: SalesOrderSerializer, **ERRORS.write, **error_responses(412)},
+    ),
+)
+class SalesOrderViewSet(
+    ETagMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    ApiViewSet,
+):
+    """Sales orders: create with lines, change while draft (409 ``invalid_transition`` after),
+    ``confirm/`` (credit check, reservation, backorders), ``cancel/``, ``ship/``."""
+
+    queryset = (
+        SalesOrder.objects.select_related("customer", "warehouse")
+        .prefetch_related("lines__product", "lines__order")
+        .order_by("-order_date", "-id")
+    )
+    serializer_class = SalesOrderSerializer
+    filterset_class = SalesOrderFilter
+    search_fields = ["number", "customer_reference", "customer__code", "customer__name"]
+    ordering_fields = ["order_date", "required_date", "total", "status", "updated_at", "created_at", "id"]
+    http_method_names = DOCUMENT
+    action_permissions = {
+        "confirm": ["orders.confirm_salesorder"],
+        "cancel": ["orders.confirm_salesorder"],
+        "ship": ["orders.ship_shipment", "orders.add_shipment"],
+    }
+
+    def _respond(self, order, code=status.HTTP_200_OK):
+        order = self.get_queryset().get(pk=order.pk)
+        return Response(SalesOrderSerializer(order, context=self.get_serializer_context()).data, status=code)
+
+    def create(self, request, *args, **kwargs):
+        data = SalesOrderInput(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        user = request.user
+        with transaction.atomic():
+            order = services.sales_order_create(
+                customer=values["customer"],
+                warehouse=values["warehouse"],
+                user=user,
+                **{name: values[name] for name in SalesOrderInput.HEADER if name in values},
+            )
+            for line in values["lines"]:
+                services.sales_order_line_add(order=order, user=user, **line)
+        return self._respond(order, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        order = self.get_object()
+        partial = kwargs.get("partial", False)
+        data = SalesOrderInput(order, data=request.data, partial=partial, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        user = request.user
+        with transaction.atomic():
+            header = {name: values[name] for name in SalesOrderInput.HEADER if name in values}
+            order = services.sales_order_update(order=order, user=user, **header)
+            if "lines" in values:
+                self._replace_lines(order, values["lines"], user)
+        return self._respond(order)
+
+    def _replace_lines(self, order, lines, user):
+        existing = _lines_by_id(order.lines.all())
+        unknown = [line["id"] for line in lines if "id" in line and line["id"] not in existing]
+        if unknown:
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError({"lines": [f"Lines {unknown} are not on {order.number}."]})
+        kept = {line["id"] for line in lines if "id" in line}
+        for pk, line in existing.items():
+            if pk not in kept:
+                services.sales_order_line_remove(line=line, user=user)
+        for line in lines:
+            values = {key: value for key, value in line.items() if key != "id"}
+            if "id" in line:
+                services.sales_order_line_update(line=existing[line["id"]], user=user, **values)
+            else:
+                services.sales_order_line_add(order=order, user=user, **values)
+
+    @extend_schema(
+        summary="Confirm a draft sales order",
+        description="Checks the credit limit (409 credit_limit_exceeded unless a permitted user gives "
+        "credit_override_reason), reserves stock; what is short is backordered (see quantity_backordered).",
+        request=ConfirmInput,
+        responses={200: SalesOrderSerializer, **error_responses(400, 403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        order = self.get_object()
+        data = ConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.sales_order_confirm(order=order, user=request.user, **data.validated_data)
+        return self._respond(order)
+
+    @extend_schema(
+        summary="Cancel a sales order",
+        description="Draft or confirmed with nothing shipped; reservations go back to stock.",
+        request=ReasonInput,
+        responses={200: SalesOrderSerializer, **error_responses(400, 403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        order = self.get_object()
+        data = ReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.sales_order_cancel(order=order, user=request.user, reason=data.validated_data["reason"])
+        return self._respond(order)
+
+    @extend_schema(
+        summary="Create a shipment for a confirmed order",
+        description="For the given lines and quantities, or (no lines) everything reserved and not yet on a "
+        "shipment. Returns the new pending shipment.",
+        request=ShipInput,
+        responses={201: ShipmentSerializer, **error_responses(400, 403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"])
+    def ship(self, request, pk=None):
+        order = self.get_object()
+        data = ShipInput(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        lines = [(line["line"], line["quantity"]) for line in values["lines"]] if "lines" in values else None
+        shipment = services.shipment_create(
+            sales_order=order,
+            lines=lines,
+            user=request.user,
+            carrier=values.get("carrier"),
+            tracking_number=values.get("tracking_number", ""),
+        )
+        shipment = ShipmentViewSet.queryset.get(pk=shipment.pk)
+        return Response(ShipmentSerializer(shipment).data, status=status.HTTP_201_CREATED)
+
+
+class PurchaseOrderFilter(DocumentFilter):
+    supplier_code = django_filters.CharFilter(field_name="supplier__code", lookup_expr="iexact")
+    product = django_filters.NumberFilter(method="filter_product")
+    sku = django_filters.CharFilter(method="filter_sku")
+
+    class Meta:
+        model = PurchaseOrder
+        fields = ["supplier", "supplier_reference"]
+
+    def filter_product(self, queryset, name, value):
+        return queryset.filter(pk__in=PurchaseOrderLine.objects.filter(product_id=value).values("order_id"))
+
+    def filter_sku(self, queryset, name, value):
+        return queryset.filter(pk__in=PurchaseOrderLine.objects.filter(product__sku__iexact=value).values("order_id"))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List purchase orders", responses={200: PurchaseOrderSerializer, **error_responses(400, 401, 403)}
+    ),
+    retrieve=extend_schema(summary="Read a purchase order", responses={200: PurchaseOrderSerializer, **ERRORS.read}),
+    create=extend_schema(
+        summary="Create a draft purchase order with its lines",
+        request=PurchaseOrderInput,
+        responses={201: PurchaseOrderSerializer, **ERRORS.write},
+    ),
+    update=extend_schema(
+        summary="Replace a draft purchase order",
+        request=PurchaseOrderInput,
+        responses={200: PurchaseOrderSerializer, **ERRORS.write, **error_responses(412)},
+    ),
+    partial_update=extend_schema(
+        summary="Change a draft purchase order",
+        request=PurchaseOrderInput,
+        responses={200: PurchaseOrderSerializer, **ERRORS.write, **error_responses(412)},
+    ),
+)
+class PurchaseOrderViewSet(
+    ETagMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    ApiViewSet,
+):
+    """Purchase orders: create with lines, change while draft, ``send/``, ``receive/``, ``cancel/``, ``close/``."""
+
+    queryset = (
+        PurchaseOrder.objects.select_related("supplier", "warehouse")
+        .prefetch_related("lines__product")
+        .order_by("-order_date", "-id")
+    )
+    serializer_class = PurchaseOrderSerializer
+    filterset_class = PurchaseOrderFilter
+    search_fields = ["number", "supplier_reference", "supplier__code", "supplier__name"]
+    ordering_fields = ["order_date", "expected_date", "total", "status", "updated_at", "created_at", "id"]
+    http_method_names = DOCUMENT
+    action_permissions = {
+        "send": ["orders.send_purchaseorder"],
+        "cancel": ["orders.change_purchaseorder"],
+        "close": ["orders.change_purchaseorder"],
+        "receive": ["orders.receive_purchaseorder", "orders.add_receipt"],
+    }
+
+    def _respond(self, order, code=status.HTTP_200_OK):
+        order = self.get_queryset().get(pk=order.pk)
+        return Response(PurchaseOrderSerializer(order, context=self.get_serializer_context()).data, status=code)
+
+    def create(self, request, *args, **kwargs):
+        data = PurchaseOrderInput(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        with transaction.atomic():
+            order = services.purchase_order_create(
+                supplier=values["supplier"],
+                warehouse=values["warehouse"],
+                user=request.user,
+                **{name: values[name] for name in PurchaseOrderInput.HEADER if name in values},
+            )
+            services.purchase_order_lines_add(
+                order=order,
+                lines=[(line["product"], line["quantity"], line.get("unit_cost")) for line in values["lines"]],
+                user=request.user,
+            )
+        return self._respond(order, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        order = self.get_object()
+        data = PurchaseOrderInput(
+            order, data=request.data, partial=kwargs.get("partial", False), context=self.get_serializer_context()
+        )
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        user = request.user
+        with transaction.atomic():
+            header = {name: values[name] for name in PurchaseOrderInput.HEADER if name in values}
+            order = services.purchase_order_update(order=order, user=user, **header)
+            if "lines" in values:
+                existing = _lines_by_id(order.lines.all())
+                unknown = [line["id"] for line in values["lines"] if "id" in line and line["id"] not in existing]
+                if unknown:
+                    from rest_framework.exceptions import ValidationError
+
+                    raise ValidationError({"lines": [f"Lines {unknown} are not on {order.number}."]})
+                kept = {line["id"] for line in values["lines"] if "id" in line}
+                for pk, line in existing.items():
+                    if pk not in kept:
+                        services.purchase_order_line_remove(line=line, user=user)
+                for line in values["lines"]:
+                    fields = {key: value for key, value in line.items() if key != "id"}
+                    if "id" in line:
+                        services.purchase_order_line_update(line=existing[line["id"]], user=user, **fields)
+                    else:
+                        services.purchase_order_line_add(order=order, user=user, **fields)
+        return self._respond(order)
+
+    @extend_schema(
+        summary="Send a draft purchase order to the supplier",
+        request=None,
+        responses={200: PurchaseOrderSerializer, **error_responses(400, 403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"])
+    def send(self, request, pk=None):
+        order = self.get_object()
+        services.purchase_order_send(order=order, user=request.user)
+        return self._respond(order)
+
+    @extend_schema(
+        summary="Receive goods on a sent purchase order",
+        description="Per-line quantities (never more than outstanding); books receipt movements. Returns the receipt.",
+        request=ReceiveInput,
+        responses={201: ReceiptSerializer, **error_responses(400, 403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"])
+    def receive(self, request, pk=None):
+        order = self.get_object()
+        data = ReceiveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        receipt = services.receipt_create(
+            purchase_order=order,
+            lines=[(line["line"], line["quantity"]) for line in data.validated_data["lines"]],
+            user=request.user,
+            delivery_note=data.validated_data["delivery_note"],
+        )
+        receipt = ReceiptViewSet.queryset.get(pk=receipt.pk)
+        return Response(ReceiptSerializer(receipt).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Cancel a purchase order",
+        request=ReasonInput,
+        responses={200: PurchaseOrderSerializer, **error_responses(400, 403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        order = self.get_object()
+        data = ReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.purchase_order_cancel(order=order, user=request.user, reason=data.validated_data["reason"])
+        return self._respond(order)
+
+    @extend_schema(
+        summary="Close a partially received purchase order",
+        request=ReasonInput,
+        responses={200: PurchaseOrderSerializer, **error_responses(400, 403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        order = self.get_object()
+        data = ReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.purchase_order_close(order=order, user=request.user, reason=data.validated_data["reason"])
+        return self._respond(order)
+
+
+class ReceiptFilter(UpdatedSinceFilterSet):
+    purchase_order = django_filters.NumberFilter()
+    received_from = IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_to = IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    warehouse = django_filters.ModelChoiceFilter(queryset=visible_warehouses, field_name="purchase_order__warehouse")
+    supplier = django_filters.NumberFilter(field_name="purchase_order__supplier")
+
+    class Meta:
+        model = Receipt
+        fields = ["purchase_order", "delivery_note"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List receipts", responses={200: ReceiptSerializer, **error_responses(400, 401, 403)}),
+    retrieve=extend_schema(summary="Read a receipt", responses={200: ReceiptSerializer, **ERRORS.read}),
+)
+class ReceiptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Goods received (read-only: receive through ``purchase-orders/{id}/receive/``)."""
+
+    queryset = (
+        Receipt.objects.select_related("purchase_order")
+        .prefetch_related("lines__purchase_order_line__product")
+        .order_by("-received_at", "-id")
+    )
+    serializer_class = ReceiptSerializer
+    filterset_class = ReceiptFilter
+    search_fields = ["number", "delivery_note", "purchase_order__number"]
+    ordering_fields = ["received_at", "updated_at", "id"]
+
+
+class ShipmentFilter(UpdatedSinceFilterSet):
+    status = django_filters.CharFilter(method="filter_status")
+    sales_order = django_filters.NumberFilter()
+    customer = django_filters.NumberFilter(field_name="sales_order__customer")
+    warehouse = django_filters.ModelChoiceFilter(queryset=visible_warehouses, field_name="sales_order__warehouse")
+    shipped_from = IsoDateTimeFilter(field_name="shipped_at", lookup_expr="gte")
+    shipped_to = IsoDateTimeFilter(field_name="shipped_at", lookup_expr="lt")
+
+    class Meta:
+        model = Shipment
+        fields = ["carrier", "tracking_number"]
+
+    def filter_status(self, queryset, name, value):
+        return queryset.filter(status__in=[part.strip() for part in value.split(",") if part.strip()])
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List shipments", responses={200: ShipmentSerializer, **error_responses(400, 401, 403)}),
+    retrieve=extend_schema(summary="Read a shipment", responses={200: ShipmentSerializer, **ERRORS.read}),
+)
+class ShipmentViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Shipments (created by ``sales-orders/{id}/ship/``): ``pack/``, ``mark-shipped/``, ``mark-delivered/``,
+    ``return/``; each needs ``orders.ship_shipment``."""
+
+    queryset = (
+        Shipment.objects.select_related("sales_order", "carrier")
+        .prefetch_related("lines__sales_order_line__product")
+        .order_by("-created_at", "-id")
+    )
+    serializer_class = ShipmentSerializer
+    filterset_class = ShipmentFilter
+    search_fields = ["number", "tracking_number", "sales_order__number"]
+    ordering_fields = ["created_at", "shipped_at", "updated_at", "id"]
+    action_permissions = {
+        name: ["orders.ship_shipment", "orders.change_shipment"]
+        for name in ("pack", "mark_shipped", "mark_delivered", "return_")
+    }
+
+    def _respond(self, shipment):
+        return Response(self.get_serializer(self.get_queryset().get(pk=shipment.pk)).data)
+
+    @extend_schema(
+        summary="Pack a pending shipment",
+        request=None,
+        responses={200: ShipmentSerializer, **error_responses(403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"])
+    def pack(self, request, pk=None):
+        return self._respond(services.shipment_pack(shipment=self.get_object(), user=request.user))
+
+    @extend_schema(
+        summary="Mark a shipment shipped (issues the stock)",
+        request=MarkShippedInput,
+        responses={200: ShipmentSerializer, **error_responses(400, 403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"], url_path="mark-shipped")
+    def mark_shipped(self, request, pk=None):
+        shipment = self.get_object()
+        data = MarkShippedInput(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        return self._respond(services.shipment_ship(shipment=shipment, user=request.user, **data.validated_data))
+
+    @extend_schema(
+        summary="Mark a shipped shipment delivered",
+        request=None,
+        responses={200: ShipmentSerializer, **error_responses(403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"], url_path="mark-delivered")
+    def mark_delivered(self, request, pk=None):
+        return self._respond(services.shipment_deliver(shipment=self.get_object(), user=request.user))
+
+    @extend_schema(
+        summary="Record a shipment as returned",
+        request=None,
+        responses={200: ShipmentSerializer, **error_responses(403, 404, 409, 412)},
+    )
+    @action(detail=True, methods=["post"], url_path="return", url_name="return")
+    def return_(self, request, pk=None):
+        return self._respond(services.shipment_return(shipment=self.get_object(), user=request.user))
+
+
+def register(router) -> None:
+    router.register("customers", CustomerViewSet)
+    router.register("carriers", CarrierViewSet)
+    router.register("sales-orders", SalesOrderViewSet)
+    router.register("purchase-orders", PurchaseOrderViewSet)
+    router.register("receipts", ReceiptViewSet)
+    router.register("shipments", ShipmentViewSet)

@@ -1,0 +1,386 @@
+"""API representations of customers, carriers and the order documents (``orders/api.py``).
+
+Money is a string with its fixed decimals (amounts 2, prices 4), quantities are integers,
+timestamps ISO 8601 with offset. Inputs of the documents are plain serializers: the services
+(``orders.services``) do the writing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from backoffice.api_base import IdOrCodeField
+from backoffice.limits import MAX_PRICE, MAX_QUANTITY
+from inventory.filters import visible_warehouses
+from inventory.models import Product, Supplier, Warehouse
+from orders.models import (
+    Carrier,
+    Customer,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    ReceiptLine,
+    SalesOrder,
+    SalesOrderLine,
+    Shipment,
+    ShipmentLine,
+)
+from orders.services import CHANGE_TAX_ID_PERM
+
+PRICE = {"max_digits": 14, "decimal_places": 4, "min_value": Decimal("0"), "max_value": MAX_PRICE}
+PERCENT = {"max_digits": 5, "decimal_places": 2, "min_value": Decimal("0"), "max_value": Decimal("100")}
+QUANTITY = {"min_value": 1, "max_value": MAX_QUANTITY}
+
+
+# Customers and carriers ---------------------------------------------------------------------------
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    """``tax_id`` (VAT number) is shown only to users allowed to see it; changing credit limit, tax exemption
+    or VAT number needs the field rights (403 ``field_change_refused``)."""
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "code",
+            "name",
+            "contact_name",
+            "email",
+            "phone",
+            "billing_address",
+            "shipping_address",
+            "country",
+            "credit_limit",
+            "tax_exempt",
+            "tax_id",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not request.user.has_perm(CHANGE_TAX_ID_PERM):
+            data.pop("tax_id", None)
+        return data
+
+
+class CarrierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Carrier
+        fields = ["id", "name", "phone", "tracking_url_template", "is_active", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+# Sales orders -------------------------------------------------------------------------------------
+
+
+class SalesOrderLineSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku", read_only=True)
+    quantity_backordered = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SalesOrderLine
+        fields = [
+            "id",
+            "product",
+            "sku",
+            "quantity",
+            "unit_price",
+            "discount_percent",
+            "tax_rate",
+            "net_amount",
+            "tax_amount",
+            "total_amount",
+            "quantity_reserved",
+            "quantity_backordered",
+            "quantity_shipped",
+        ]
+        read_only_fields = fields
+
+    def get_quantity_backordered(self, line) -> int:
+        """Waiting for stock: only on confirmed and partially shipped orders."""
+        return line.quantity_backordered if line.order.status in ("confirmed", "partially_shipped") else 0
+
+
+class SalesOrderSerializer(serializers.ModelSerializer):
+    customer_code = serializers.CharField(source="customer.code", read_only=True)
+    warehouse_code = serializers.CharField(source="warehouse.code", read_only=True)
+    lines = SalesOrderLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SalesOrder
+        fields = [
+            "id",
+            "number",
+            "status",
+            "customer",
+            "customer_code",
+            "warehouse",
+            "warehouse_code",
+            "order_date",
+            "required_date",
+            "customer_reference",
+            "shipping_address",
+            "discount_percent",
+            "shipping_charge",
+            "subtotal",
+            "tax_total",
+            "total",
+            "backordered_quantity",
+            "notes",
+            "confirmed_at",
+            "cancelled_at",
+            "lines",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SalesLineInput(serializers.Serializer):
+    id = serializers.IntegerField(required=False, min_value=1, help_text="An existing line (updates only).")
+    product = IdOrCodeField(model=Product, code_field="sku", required=False)
+    quantity = serializers.IntegerField(required=False, **QUANTITY)
+    unit_price = serializers.DecimalField(required=False, **PRICE)
+    discount_percent = serializers.DecimalField(required=False, **PERCENT)
+
+    def validate(self, attrs):
+        if "id" not in attrs:
+            missing = {name: ["This field is required."] for name in ("product", "quantity") if name not in attrs}
+            if missing:
+                raise serializers.ValidationError(missing)
+        return attrs
+
+
+class SalesOrderInput(serializers.Serializer):
+    """Create (customer, warehouse and lines required) or change a draft (every field optional;
+    ``lines`` given = the order's new lines: with ``id`` changed, without added, absent removed)."""
+
+    customer = IdOrCodeField(model=Customer, code_field="code")
+    warehouse = IdOrCodeField(model=Warehouse, code_field="code", queryset=visible_warehouses)
+    order_date = serializers.DateField(required=False)
+    required_date = serializers.DateField(required=False, allow_null=True)
+    customer_reference = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    shipping_address = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    discount_percent = serializers.DecimalField(required=False, **PERCENT)
+    shipping_charge = serializers.DecimalField(
+        required=False, max_digits=14, decimal_places=2, min_value=Decimal("0"), max_value=MAX_PRICE
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    lines = SalesLineInput(many=True, required=False, max_length=1000)
+
+    HEADER = (
+        "order_date",
+        "required_date",
+        "customer_reference",
+        "shipping_address",
+        "discount_percent",
+        "shipping_charge",
+        "notes",
+    )
+
+    def validate(self, attrs):
+        if self.instance is None:
+            if not attrs.get("lines"):
+                raise serializers.ValidationError({"lines": ["Give at least one line."]})
+            if any("id" in line for line in attrs["lines"]):
+                raise serializers.ValidationError({"lines": ["A new order's lines have no id."]})
+        else:
+            for name in ("customer", "warehouse"):
+                if name in attrs and attrs[name].pk != getattr(self.instance, f"{name}_id"):
+                    raise serializers.ValidationError({name: ["Cannot be changed; cancel and create a new order."]})
+        return attrs
+
+
+class ShipLineInput(serializers.Serializer):
+    line = serializers.IntegerField(min_value=1, help_text="A sales order line id.")
+    quantity = serializers.IntegerField(**QUANTITY)
+
+
+class ShipInput(serializers.Serializer):
+    lines = ShipLineInput(many=True, required=False, help_text="Omit to ship everything reserved.")
+    carrier = IdOrCodeField(model=Carrier, code_field="name", required=False, allow_null=True)
+    tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=60, default="")
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class ConfirmInput(serializers.Serializer):
+    credit_override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+# Purchase orders and receipts ---------------------------------------------------------------------
+
+
+class PurchaseOrderLineSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku", read_only=True)
+    quantity_outstanding = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = PurchaseOrderLine
+        fields = [
+            "id",
+            "product",
+            "sku",
+            "quantity",
+            "unit_cost",
+            "line_total",
+            "quantity_received",
+            "quantity_outstanding",
+        ]
+        read_only_fields = fields
+
+
+class PurchaseOrderSerializer(serializers.ModelSerializer):
+    supplier_code = serializers.CharField(source="supplier.code", read_only=True)
+    warehouse_code = serializers.CharField(source="warehouse.code", read_only=True)
+    lines = PurchaseOrderLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = PurchaseOrder
+        fields = [
+            "id",
+            "number",
+            "status",
+            "supplier",
+            "supplier_code",
+            "warehouse",
+            "warehouse_code",
+            "order_date",
+            "expected_date",
+            "supplier_reference",
+            "total",
+            "notes",
+            "close_reason",
+            "sent_at",
+            "closed_at",
+            "lines",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class PurchaseLineInput(serializers.Serializer):
+    id = serializers.IntegerField(required=False, min_value=1)
+    product = IdOrCodeField(model=Product, code_field="sku", required=False)
+    quantity = serializers.IntegerField(required=False, **QUANTITY)
+    unit_cost = serializers.DecimalField(required=False, **PRICE)
+
+    def validate(self, attrs):
+        if "id" not in attrs:
+            missing = {name: ["This field is required."] for name in ("product", "quantity") if name not in attrs}
+            if missing:
+                raise serializers.ValidationError(missing)
+        return attrs
+
+
+class PurchaseOrderInput(serializers.Serializer):
+    supplier = IdOrCodeField(model=Supplier, code_field="code")
+    warehouse = IdOrCodeField(model=Warehouse, code_field="code", queryset=visible_warehouses)
+    order_date = serializers.DateField(required=False)
+    expected_date = serializers.DateField(required=False, allow_null=True)
+    supplier_reference = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    lines = PurchaseLineInput(many=True, required=False, max_length=1000)
+
+    HEADER = ("order_date", "expected_date", "supplier_reference", "notes")
+
+    def validate(self, attrs):
+        if self.instance is None:
+            if not attrs.get("lines"):
+                raise serializers.ValidationError({"lines": ["Give at least one line."]})
+            if any("id" in line for line in attrs["lines"]):
+                raise serializers.ValidationError({"lines": ["A new order's lines have no id."]})
+        else:
+            for name in ("supplier", "warehouse"):
+                if name in attrs and attrs[name].pk != getattr(self.instance, f"{name}_id"):
+                    raise serializers.ValidationError({name: ["Cannot be changed on an existing order."]})
+        return attrs
+
+
+class ReceiveInput(serializers.Serializer):
+    lines = ShipLineInput(many=True, help_text="Purchase order line ids and quantities received.")
+    delivery_note = serializers.CharField(required=False, allow_blank=True, max_length=60, default="")
+
+
+class ReceiptLineSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="purchase_order_line.product.sku", read_only=True)
+
+    class Meta:
+        model = ReceiptLine
+        fields = ["id", "purchase_order_line", "sku", "quantity"]
+        read_only_fields = fields
+
+
+class ReceiptSerializer(serializers.ModelSerializer):
+    purchase_order_number = serializers.CharField(source="purchase_order.number", read_only=True)
+    lines = ReceiptLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Receipt
+        fields = [
+            "id",
+            "number",
+            "purchase_order",
+            "purchase_order_number",
+            "received_at",
+            "delivery_note",
+            "note",
+            "lines",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+# Shipments ----------------------------------------------------------------------------------------
+
+
+class ShipmentLineSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="sales_order_line.product.sku", read_only=True)
+
+    class Meta:
+        model = ShipmentLine
+        fields = ["id", "sales_order_line", "sku", "quantity"]
+        read_only_fields = fields
+
+
+class ShipmentSerializer(serializers.ModelSerializer):
+    sales_order_number = serializers.CharField(source="sales_order.number", read_only=True)
+    carrier_name = serializers.CharField(source="carrier.name", read_only=True, default=None)
+    lines = ShipmentLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Shipment
+        fields = [
+            "id",
+            "number",
+            "status",
+            "sales_order",
+            "sales_order_number",
+            "carrier",
+            "carrier_name",
+            "tracking_number",
+            "shipping_address",
+            "shipped_at",
+            "delivered_at",
+            "returned_at",
+            "lines",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class MarkShippedInput(serializers.Serializer):
+    carrier = IdOrCodeField(model=Carrier, code_field="name", required=False, allow_null=True)
+    tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=60)
