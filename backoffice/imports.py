@@ -50,7 +50,8 @@ from django_q.tasks import async_task
 from import_export.resources import Resource
 
 from backoffice import import_jobs, import_plans
-from backoffice.bulk_import import BulkImport, ImportPlan, PlanOutdated, plan_result, supports_bulk, write_plan
+from backoffice.bulk_import import BulkImport, ImportPlan, PlanOutdated, plan_result, supports_bulk
+from backoffice.bulk_writes import write_plan
 from backoffice.errors import BusinessError, ImportRejected, RowError
 from backoffice.events import business_event
 from backoffice.metrics import IMPORTS_FINISHED
@@ -480,7 +481,7 @@ def import_apply(*, sheet: Sheet, target: ImportTarget, user, progress=None, pla
     """The import itself, all or nothing (``progress`` as for ``import_validate``).
 
     ``plan``: what the preview's validation found (``Outcome.plan``, or ``import_plans.load_plan``); a target that
-    takes it writes it without validating the file again (``backoffice.bulk_import.write_plan``).
+    takes it writes it without validating the file again (``backoffice.bulk_writes.write_plan``).
     """
     method = target.apply
     if plan is not None and "plan" in inspect.signature(method).parameters:

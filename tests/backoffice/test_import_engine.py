@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backoffice import bulk_import, import_plans
+from backoffice import bulk_import, bulk_writes, import_plans
 from backoffice.imports import ResourceTarget, import_apply, import_validate
 from backoffice.uploads import read_upload
 from inventory.models import Product, StockLevel, Supplier, SupplierProduct
@@ -115,7 +115,7 @@ def test_updates_query_the_same_for_100_and_1000_changed_rows(catalogue, admin_u
 
 def test_progress_is_reported_once_per_batch_in_each_pass(catalogue, admin_user, monkeypatch):
     monkeypatch.setattr(bulk_import, "ROW_BATCH", 100)
-    monkeypatch.setattr(bulk_import, "PG_WRITE_BATCH", 100)
+    monkeypatch.setattr(bulk_writes, "PG_WRITE_BATCH", 100)
     sheet = sheet_of(PRODUCT_HEADER, product_rows(450))
     target = ResourceTarget(ProductResource)
     seen = []
@@ -198,7 +198,7 @@ def test_a_plan_is_refused_when_a_new_key_was_taken_meanwhile(catalogue, admin_u
     resource = ProductResource()
 
     with pytest.raises(bulk_import.PlanOutdated) as refused:
-        bulk_import.write_plan(preview.plan, resource, admin_user)
+        bulk_writes.write_plan(preview.plan, resource, admin_user)
 
     assert "P-00003" in refused.value.message and "Nothing was written" in refused.value.message
     assert Product.objects.count() == 1

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backoffice.bulk_import import BATCH_SIZE
+from backoffice.bulk_writes import BATCH_SIZE
 from backoffice.imports import ResourceTarget, import_apply, import_validate
 from backoffice.uploads import read_upload
 from inventory.models import Product
