@@ -29,3 +29,15 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3") and not DATABASES["default
 # The start page caches its figures per warehouse scope (backoffice/dashboard_cache.py); the cache
 # outlives each test's database, so it is off here and the tests of the cache turn it on themselves.
 DASHBOARD_CACHE_SECONDS = 0
+
+# Under pytest-xdist the workers share one Redis; a test that clears the cache (Django's RedisCache
+# clear() is FLUSHDB) would wipe what another worker's test just cached. Each worker gets its own
+# Redis database number, so workers never see each other's keys.
+if REDIS_URL:  # noqa: F405
+    from urllib.parse import urlsplit, urlunsplit
+
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+    _database = 1 + (int(_worker[2:]) + 1) % 15 if _worker[2:].lstrip("-").isdigit() else 1
+    CACHES = {  # noqa: F405
+        "default": {**CACHES["default"], "LOCATION": urlunsplit(urlsplit(REDIS_URL)._replace(path=f"/{_database}"))}  # noqa: F405
+    }
