@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import time
 from typing import Any
 
 from django.db import connection, models
@@ -31,8 +32,9 @@ from backoffice.bulk_import import (
 
 
 CHANGE_REASON = "Imported from a spreadsheet"
-# Rows per INSERT/UPDATE statement (PostgreSQL sends each column as one array; SQLite binds every value).
-PG_WRITE_BATCH = 5000
+# Rows per write batch (PostgreSQL: one COPY of new rows and one of their history rows per batch; SQLite binds every
+# value, so its statements take fewer rows).
+PG_WRITE_BATCH = 10000
 SQLITE_WRITE_BATCH = 1000
 BATCH_SIZE = SQLITE_WRITE_BATCH  # rows per statement (SQLite); PostgreSQL: PG_WRITE_BATCH
 
@@ -119,6 +121,10 @@ def insert_rows(
     if not prepared:
         rows = _prepared(fields, rows)
     found: list[tuple] = []
+    if connection.vendor == "postgresql" and not returning:
+        for batch in _chunks(rows, PG_WRITE_BATCH):
+            copy_rows(model, fields, batch)
+        return found
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
@@ -129,23 +135,65 @@ def insert_rows(
                 cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
                 if returning:
                     found.extend(cursor.fetchall())
-        elif not returning or connection.features.can_return_rows_from_bulk_insert:
+        elif returning and connection.features.can_return_rows_from_bulk_insert:
+            # Multi-row VALUES … RETURNING, written with SQLite's own ``?`` placeholders and run on the driver's
+            # cursor: Django would rewrite every ``%s`` of the statement with a regular expression first.
             per_statement = max(1, min(SQLITE_WRITE_BATCH, _sqlite_max_params() // max(1, len(fields))))
-            one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            one = "(" + ", ".join(["?"] * len(fields)) + ")"
             for batch in _chunks(rows, per_statement):
-                sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(batch))}"
-                if returning:
-                    sql += f" RETURNING {back}"
-                cursor.execute(sql, list(itertools.chain.from_iterable(batch)))
-                if returning:
-                    found.extend(cursor.fetchall())
+                sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(batch))} RETURNING {back}"
+                started = time.monotonic()
+                with connection.wrap_database_errors:
+                    raw = sqlite3.Cursor.execute(cursor.cursor, sql, list(itertools.chain.from_iterable(batch)))
+                    found.extend(raw.fetchall())
+                _log_query(f"INSERT INTO {table} ({names}) VALUES … RETURNING {back} -- {len(batch)} rows", started)
         else:
+            # One prepared statement run for every row (the driver's loop): no RETURNING needed.
             sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"
             for batch in _chunks(rows, SQLITE_WRITE_BATCH * 10):
                 cursor.executemany(sql, batch)
             if returning:
                 raise PlanOutdated("This database cannot report the keys of inserted rows.")
     return found
+
+
+def copy_rows(model, fields: list, rows: list[tuple]) -> None:
+    """PostgreSQL: ``COPY`` prepared ``rows`` into ``model``'s table (the server inserts while the rows stream).
+
+    Counted as one query where Django counts queries (tests, debug), like any statement sent through it."""
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
+    started = time.monotonic()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        write = copy.write_row
+        for row in rows:
+            write(row)
+    _log_query(f"{sql} -- {len(rows)} rows", started)
+
+
+def _log_query(sql: str, started: float) -> None:
+    """A statement sent past Django's cursor wrapper, counted where Django counts queries (tests, debug)."""
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+
+
+def next_ids(model, count: int) -> list[int]:
+    """PostgreSQL: ``count`` new primary keys of ``model`` from its sequence (one query), for rows COPY inserts."""
+    if not count:
+        return []
+    opts = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(q.s) FROM (SELECT pg_get_serial_sequence(%s, %s) AS s) AS q, generate_series(1, %s)",
+            [connection.ops.quote_name(opts.db_table), opts.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def copies_with_ids(model) -> bool:
+    """Whether new rows of ``model`` are written by COPY with keys drawn first (PostgreSQL, an auto primary key)."""
+    return connection.vendor == "postgresql" and isinstance(model._meta.pk, models.AutoField)
 
 
 def update_rows(model, pk_field, fields: list, rows: list[tuple]) -> None:
@@ -286,24 +334,36 @@ def write_plan(
         key_positions = [attnames.index(name) for name in plan.key_fields]
         key_fields = [opts.get_field(_names(opts, [name])[0]) for name in plan.key_fields]
         created: dict[tuple, Any] = {}
+        by_copy = copies_with_ids(model)
+        created_pks: list[Any] = []
         for start in range(0, len(plan.new_rows), PG_WRITE_BATCH):
             # Made ready for the driver once, for the records and their history rows.
             batch = _prepared(all_fields, [row + other_values for row in plan.new_rows[start : start + PG_WRITE_BATCH]])
-            returned = insert_rows(model, all_fields, batch, returning=[opts.pk, *key_fields], prepared=True)
-            for pk, *key in returned:
-                created[tuple(key)] = pk
+            if by_copy:  # the table's own sequence hands out the keys first (one query), then COPY with them
+                ids = next_ids(model, len(batch))
+                copy_rows(model, [opts.pk, *all_fields], [(pk, *row) for pk, row in zip(ids, batch, strict=True)])
+                created_pks.extend(ids)
+                with_pk = [row + (pk,) for row, pk in zip(batch, ids, strict=True)] if tracked else []
+            else:
+                returned = insert_rows(model, all_fields, batch, returning=[opts.pk, *key_fields], prepared=True)
+                for pk, *key in returned:
+                    created[tuple(key)] = pk
+                with_pk = [row + (created[tuple(row[p] for p in key_positions)],) for row in batch] if tracked else []
             if tracked:
-                with_pk = [row + (created[tuple(row[p] for p in key_positions)],) for row in batch]
                 insert_history(model, with_pk, [*attnames, pk_attname], "+", user, prepared=True)
+            del with_pk
             done += len(batch)
             progress(done, total)
-        key_preparers = [_preparer(f) for f in key_fields]
-        plan.created_pks = [
-            created.get(
-                tuple(v if p is None else p(v) for p, v in zip(key_preparers, row[: len(key_fields)], strict=True))
-            )
-            for row in plan.new_rows
-        ]
+        if by_copy:
+            plan.created_pks = created_pks
+        else:
+            key_preparers = [_preparer(f) for f in key_fields]
+            plan.created_pks = [
+                created.get(
+                    tuple(v if p is None else p(v) for p, v in zip(key_preparers, row[: len(key_fields)], strict=True))
+                )
+                for row in plan.new_rows
+            ]
 
     # Changed rows: only the columns changed in some row, and updated_at.
     if plan.update_rows:
@@ -435,12 +495,12 @@ def _stored_rows(plan: ImportPlan, model, tracked: list[str]) -> dict[Any, dict]
     changed = []
     key_position = 0
     times = plan.guard_times if plan.guard else itertools.repeat(None)
-    for pk, guard, time, row in zip(plan.update_pks, plan.guards, times, plan.update_rows, strict=False):
+    for pk, guard, stamp, row in zip(plan.update_pks, plan.guards, times, plan.update_rows, strict=False):
         now = stored.get(pk)
         if (
             now is None
             or tuple(now[name] for name in plan.fields) != tuple(guard)
-            or (plan.guard and now[guard_attname] != time)
+            or (plan.guard and now[guard_attname] != stamp)
         ):
             changed.append(str(row[key_position]))
     if changed:

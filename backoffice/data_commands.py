@@ -30,9 +30,11 @@ from django.test.utils import override_settings
 from django.utils.module_loading import import_string
 from simple_history.models import HistoricalRecords
 
+from backoffice import import_jobs
 from backoffice.errors import BusinessError
 from backoffice.exports import AUTO, Column
 from backoffice.imports import ImportTarget, Outcome, ResourceTarget, import_apply, import_validate
+from backoffice.models import ImportJob
 from backoffice.uploads import Sheet, UploadRefused, file_format_for, read_upload
 
 EXISTS_REASON = "exists; use --update"
@@ -146,6 +148,7 @@ class ImportReport:
     outcome: Outcome
     errors: list[dict[str, Any]] = field(default_factory=list)
     written: bool = False
+    job: ImportJob | None = None  # the record of the run (the Imports list)
 
     @property
     def ok(self) -> bool:
@@ -193,6 +196,9 @@ def _with_values(errors, sheet: Sheet, resource: DataResource) -> list[dict[str,
     ]
 
 
+DRY_RUN_MESSAGE = "Dry run from the command line: nothing was written."
+
+
 def run_import(
     resource: DataResource,
     sheet: Sheet,
@@ -201,38 +207,77 @@ def run_import(
     dry_run: bool = False,
     update: bool = False,
     stage: Callable[[str], None] | None = None,
+    file_name: str = "",
+    progress: Callable[[int, int], None] | None = None,
 ):
     """Validate ``sheet`` and (unless ``dry_run``) import it, all or nothing, through the admin's engine.
 
     Without ``update`` a row that would change an existing record is an error
     (``EXISTS_REASON``) and nothing is written. Every error is kept (the admin
     shows the first ``IMPORT_PREVIEW_MAX_ERRORS``; the errors file lists all).
-    ``stage`` is told "validating" and "importing" as the engine's passes start.
+    ``stage`` is told "validating" and "importing" as the engine's passes start;
+    ``progress(rows_done, rows_total)`` as the engine goes.
+
+    The run is recorded as an ``ImportJob`` (who: ``user``, what, ``file_name``,
+    counts, bad rows, duration, status), as an admin upload is, so the Imports
+    list shows command-line imports too: *imported*, *failed*, or for a dry run
+    *checked* with ``DRY_RUN_MESSAGE``.
     """
     target = resource.import_target()
     stage = stage or (lambda name: None)
-    with history_user(user), override_settings(IMPORT_PREVIEW_MAX_ERRORS=sys.maxsize):
-        if update and not dry_run:
-            stage("importing")
-            outcome = import_apply(sheet=sheet, target=target, user=user)
-            report = ImportReport(outcome, written=outcome.ok)
-        else:
-            stage("validating")
-            outcome = import_validate(sheet=sheet, target=target, user=user)
-            report = ImportReport(outcome)
-            if not update and outcome.updated:
-                column = _key_column(resource)
-                rows = _updated_rows(outcome) or [0]
-                extra = [{"row": row, "column": column, "reason": EXISTS_REASON} for row in rows]
-                outcome.errors = sorted(list(outcome.errors) + extra, key=lambda e: (e["row"], e["column"]))
-                outcome.error_count += len(extra)
-            if outcome.ok and not dry_run:
+    job = import_jobs.import_job_create(
+        target=target,
+        user=user,
+        file_name=file_name,
+        file_format=sheet.file_format,
+        row_count=len(sheet),
+        status=ImportJob.Status.VALIDATING if dry_run or not update else ImportJob.Status.IMPORTING,
+    )
+    recorder = import_jobs.ProgressRecorder(job)
+
+    def tell(rows_done: int, rows_total: int) -> None:
+        recorder(rows_done, rows_total)
+        if progress is not None:
+            progress(rows_done, rows_total)
+
+    try:
+        with history_user(user), override_settings(IMPORT_PREVIEW_MAX_ERRORS=sys.maxsize):
+            if update and not dry_run:
                 stage("importing")
-                outcome = import_apply(sheet=sheet, target=target, user=user)
+                outcome = import_apply(sheet=sheet, target=target, user=user, progress=tell)
                 report = ImportReport(outcome, written=outcome.ok)
+            else:
+                stage("validating")
+                outcome = import_validate(sheet=sheet, target=target, user=user, progress=tell)
+                report = ImportReport(outcome)
+                if not update and outcome.updated:
+                    column = _key_column(resource)
+                    rows = _updated_rows(outcome) or [0]
+                    extra = [{"row": row, "column": column, "reason": EXISTS_REASON} for row in rows]
+                    outcome.errors = sorted(list(outcome.errors) + extra, key=lambda e: (e["row"], e["column"]))
+                    outcome.error_count += len(extra)
+                if outcome.ok and not dry_run:
+                    stage("importing")
+                    import_jobs.import_job_stage(job, ImportJob.Status.IMPORTING)
+                    outcome = import_apply(sheet=sheet, target=target, user=user, progress=tell)
+                    report = ImportReport(outcome, written=outcome.ok)
+    except BaseException as error:
+        crashed = Outcome(message=f"The import stopped: {error.__class__.__name__}. Nothing was written.")
+        crashed.error_count = 1
+        import_jobs.import_job_finished(job, crashed, status=ImportJob.Status.FAILED, target=target, sheet=sheet)
+        raise
     if outcome.message and not outcome.errors:
         outcome.errors = [{"row": 0, "column": "", "reason": outcome.message}]
     report.errors = _with_values(outcome.errors, sheet, resource)
+    if not outcome.ok:
+        status = ImportJob.Status.FAILED
+    else:
+        status = ImportJob.Status.VALIDATED if dry_run else ImportJob.Status.DONE
+    import_jobs.import_job_finished(job, outcome, status=status, target=target, sheet=sheet)
+    if status == ImportJob.Status.VALIDATED:
+        job.message = DRY_RUN_MESSAGE
+        job.save(update_fields=["message"])
+    report.job = job
     return report
 
 
@@ -297,7 +342,8 @@ def export_rows(resource: DataResource, filters: dict[str, Any]) -> tuple[list[C
     """The columns the import reads and a generator of the matching records' values, typed."""
     instance = resource.resource_class()()
     export_fields = instance.get_export_fields()
-    columns = [Column(f.column_name, f.column_name, AUTO) for f in export_fields]
+    label = getattr(instance, "column_label", str)  # readable headers ("Sale price"); the import reads them back
+    columns = [Column(f.column_name, label(f.column_name), AUTO) for f in export_fields]
     queryset = instance.filter_export(instance.get_queryset().filter(**filters).order_by("pk"))
 
     def cell(export_field, obj):

@@ -144,10 +144,12 @@ class ResourceExport:
         self.fields = [field for field in resource.get_export_fields(export_fields) if field is not None]
         self.columns: list[Column] = []
         self._getters: list[Callable[[Any], Any]] = []
+        # Readable headers ("Sale price") where the resource has them; its import reads them back.
+        label = getattr(resource, "column_label", str)
         for field in self.fields:
             kind = column_type(resource, field)
             self.columns.append(
-                Column(field.column_name, str(field.column_name), kind, number_format(resource, field, kind))
+                Column(field.column_name, label(field.column_name), kind, number_format(resource, field, kind))
             )
             self._getters.append(self._getter(field, kind))
         # Every column a plain database value (the usual case): read rows as tuples, no model instances.
@@ -199,6 +201,10 @@ class ResourceExport:
             yield from self.resource.iter_queryset(queryset)  # pages through prefetching querysets
 
 
+#: the session key holding the format of the user's last export (csv / xlsx), preselected on the next export form
+EXPORT_FORMAT_SESSION_KEY = "backoffice.export_format"
+
+
 class StreamedExportMixin(ExportMixin):
     """import-export's admin export, written through ``backoffice.exports`` (streamed, typed, formula-safe)."""
 
@@ -209,6 +215,16 @@ class StreamedExportMixin(ExportMixin):
     def get_export_formats(self):
         """Only the formats the export path writes (every export is formula-safe)."""
         return [f for f in super().get_export_formats() if f().get_extension() in exports.FORMATS]
+
+    def init_request_context_data(self, request, form):
+        """The export form with the format this user chose last time preselected (kept in their session)."""
+        remembered = request.session.get(EXPORT_FORMAT_SESSION_KEY)
+        if remembered and "format" in form.fields and not form.is_bound:
+            for index, file_format in enumerate(self.get_export_formats()):
+                if file_format().get_extension() == remembered:
+                    form.initial["format"] = str(index)
+                    form.fields["format"].initial = str(index)
+        return super().init_request_context_data(request, form)
 
     def get_data_for_export(self, request, queryset, **kwargs):
         export_form = kwargs.get("export_form")
@@ -235,6 +251,7 @@ class StreamedExportMixin(ExportMixin):
     def _do_file_export(self, file_format, request, queryset, export_form=None):
         if not self.has_export_permission(request):
             raise PermissionDenied
+        request.session[EXPORT_FORMAT_SESSION_KEY] = file_format.get_extension()  # preselected next time
         data = self.get_data_for_export(request, queryset, export_form=export_form)
         if export_jobs.is_big(data.queryset):
             return self._background_export(request, file_format)

@@ -29,11 +29,11 @@ from backoffice.imports import (
     import_confirm,
     import_job_of,
     import_preview_get,
-    import_upload,
+    import_upload_file,
     request_session_key,
 )
 from backoffice.models import ImportJob, ImportPreview
-from backoffice.uploads import UploadRefused, read_upload
+from backoffice.uploads import UploadRefused
 
 
 class PreviewConfirmForm(forms.Form):
@@ -113,17 +113,17 @@ class SafeImportAdminMixin:
             file_format = self.get_import_formats()[int(import_form.cleaned_data["format"])]().get_title().lower()
             upload = import_form.cleaned_data["import_file"]
             try:
-                sheet = read_upload(upload, file_format=file_format, name=upload.name)
-            except UploadRefused as refused:
-                import_form.add_error("import_file", refused.message)
-            else:
-                preview, outcome = import_upload(
+                # A big file is stored and validated in the background unread (the request returns at once).
+                preview, outcome = import_upload_file(
                     upload=upload,
-                    sheet=sheet,
+                    file_format=file_format,
                     target=ResourceTarget(resource_class),
                     user=request.user,
                     session_key=request_session_key(request),
                 )
+            except UploadRefused as refused:
+                import_form.add_error("import_file", refused.message)
+            else:
                 if outcome is None:
                     return HttpResponseRedirect(self._import_url("import_status", preview.token))
                 context["result"] = outcome.result

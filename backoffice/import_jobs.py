@@ -169,6 +169,14 @@ def import_job_queued(job: ImportJob | None) -> None:
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED, rows_done=0, finished_at=None)
 
 
+def import_job_stage(job: ImportJob | None, status: str) -> None:
+    """The run goes on to its next step (validating → importing) without restarting its clock."""
+    if job is None:
+        return
+    job.status = status
+    ImportJob.objects.filter(pk=job.pk).update(status=status)
+
+
 def import_job_started(job: ImportJob | None, *, apply: bool) -> None:
     """A validation (``apply=False``) or the import itself starts."""
     if job is None:

@@ -56,7 +56,7 @@ from backoffice.errors import BusinessError, ImportRejected, RowError
 from backoffice.events import business_event
 from backoffice.metrics import IMPORTS_FINISHED
 from backoffice.models import ImportJob, ImportPreview
-from backoffice.uploads import Sheet, UploadRefused, read_upload
+from backoffice.uploads import Sheet, UploadLimits, UploadRefused, estimate_rows, read_upload
 
 PREVIEW_ROWS = 100
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -207,6 +207,9 @@ class ResourceTarget(ImportTarget):
         self, sheet: Sheet | None, user, *, dry_run: bool, progress=None, plan: ImportPlan | None = None
     ) -> Outcome:
         resource = self.resource_class(**self.resource_kwargs)
+        if sheet is not None and hasattr(resource, "canonical_headers"):
+            # Readable headers ("Sale price", as templates and exports write them) read as the column names.
+            sheet.headers = resource.canonical_headers(sheet.headers)
         if supports_bulk(self.resource_class):
             # Validated into a plan (the preview), the plan written in bulk with history (backoffice.bulk_import).
             # A plan given (validated earlier by this user, e.g. the preview being confirmed) is written as it is.
@@ -346,12 +349,26 @@ def _session_hash(session_key: str | None) -> str:
 
 
 def import_preview_create(
-    *, content: bytes, sheet: Sheet, user, session_key: str | None, target: ImportTarget, file_name: str, status: str
+    *,
+    content: bytes,
+    sheet: Sheet | None,
+    user,
+    session_key: str | None,
+    target: ImportTarget,
+    file_name: str,
+    status: str,
+    file_format: str = "",
+    row_count: int = 0,
 ) -> ImportPreview:
-    """Store the uploaded file under ``MEDIA_ROOT/imports/`` and record whose preview it is."""
+    """Store the uploaded file under ``MEDIA_ROOT/imports/`` and record whose preview it is.
+
+    ``sheet``: the file as read; None for a file stored unread (``file_format`` and an estimated ``row_count``
+    given instead; the background validation reads it and records its real row count)."""
     folder = imports_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    stored_name = f"{secrets.token_hex(16)}.{sheet.file_format}"
+    if sheet is not None:
+        file_format, row_count = sheet.file_format, len(sheet)
+    stored_name = f"{secrets.token_hex(16)}.{file_format}"
     path = folder / stored_name
     path.write_bytes(content)
     try:
@@ -360,11 +377,11 @@ def import_preview_create(
             user=user,
             session_hash=_session_hash(session_key),
             target=target.name,
-            file_format=sheet.file_format,
+            file_format=file_format,
             file_name=Path(file_name).name[:255],
             stored_name=stored_name,
             sha256=hashlib.sha256(content).hexdigest(),
-            row_count=len(sheet),
+            row_count=row_count,
             status=status,
         )
     except BaseException:
@@ -388,8 +405,13 @@ def import_preview_get(*, token: Any, user, session_key: str | None) -> ImportPr
     return preview
 
 
-def import_preview_claim(*, token: Any, user, session_key: str | None) -> tuple[ImportPreview, Sheet]:
-    """Take a previewed file for import, once: the preview and the sheet re-read from the unchanged file."""
+def import_preview_claim(
+    *, token: Any, user, session_key: str | None, read: bool = True
+) -> tuple[ImportPreview, Sheet | None]:
+    """Take a previewed file for import, once: the preview and the sheet re-read from the unchanged file.
+
+    ``read=False``: the file is only checked unchanged (its SHA-256), not read (None for the sheet): a big file
+    is read by the background import, not in the Confirm request."""
     preview = import_preview_get(token=token, user=user, session_key=session_key)
     content = _stored_content(preview)
     claimed = ImportPreview.objects.filter(pk=preview.pk, status=ImportPreview.Status.PREVIEWED).update(
@@ -398,6 +420,8 @@ def import_preview_claim(*, token: Any, user, session_key: str | None) -> tuple[
     if not claimed:
         raise PreviewExpired()
     preview.refresh_from_db()
+    if not read:
+        return preview, None
     try:
         sheet = read_upload(io.BytesIO(content), file_format=preview.file_format, name=preview.file_name)
     except UploadRefused:
@@ -548,13 +572,15 @@ def import_preview_run(preview_id: int, *, apply: bool) -> Outcome | None:
         status = Status.DONE if outcome.ok else Status.FAILED
     else:
         status = Status.PREVIEWED if outcome.ok else Status.REJECTED
+    read = {"row_count": len(sheet)} if sheet is not None else {}  # a file stored unread had an estimate
     finished = previews.filter(status=running).update(
-        status=status, outcome=outcome.as_json(), finished_at=timezone.now()
+        status=status, outcome=outcome.as_json(), finished_at=timezone.now(), **read
     )
     if not finished:
         logger.warning("import.finish_skipped", preview_id=preview_id, apply=apply, reason="finished elsewhere")
         return outcome
     preview.status = status
+    preview.row_count = read.get("row_count", preview.row_count)
     if status == Status.PREVIEWED:
         import_plans.save_plan(preview, outcome.plan)
     else:
@@ -633,6 +659,47 @@ def import_upload(
     return preview, outcome
 
 
+def import_upload_file(
+    *, upload, file_format: str, target: ImportTarget, user, session_key: str
+) -> tuple[ImportPreview | None, Outcome | None]:
+    """The upload step from the uploaded file itself: a file that is surely big is stored and queued unread.
+
+    ``backoffice.uploads.estimate_rows`` bounds its rows without reading them (and makes the checks that cost
+    nothing: size, encoding, header width, zip checks). Above ``IMPORT_SYNC_MAX_ROWS`` (and within
+    ``IMPORT_MAX_ROWS``) the file is stored and the background task reads, validates and previews it: the request
+    returns at once. Anything else is read now (``read_upload``, every limit) and goes through ``import_upload``.
+    ``UploadRefused`` for a refused file.
+    """
+    limits = UploadLimits.from_settings()
+    estimate = estimate_rows(upload, file_format=file_format, name=upload.name, limits=limits)
+    if estimate is not None and sync_max_rows() < estimate <= limits.max_rows:
+        upload.seek(0)
+        preview = import_preview_create(
+            content=upload.read(),
+            sheet=None,
+            user=user,
+            session_key=session_key,
+            target=target,
+            file_name=upload.name,
+            status=ImportPreview.Status.VALIDATING,
+            file_format=file_format,
+            row_count=estimate,
+        )
+        import_jobs.import_job_create(
+            target=target,
+            user=user,
+            file_name=upload.name,
+            file_format=file_format,
+            row_count=estimate,
+            preview=preview,
+            status=ImportJob.Status.QUEUED,
+        )
+        import_task_queue(VALIDATE_TASK, preview)
+        return preview, None
+    sheet = read_upload(upload, file_format=file_format, name=upload.name, limits=limits)
+    return import_upload(upload=upload, sheet=sheet, target=target, user=user, session_key=session_key)
+
+
 def import_confirm(*, token: Any, user, session_key: str | None, targets) -> tuple[ImportPreview, Outcome | None]:
     """The confirm step: the user's previewed file with ``token`` (one of ``targets``, by name), imported once.
 
@@ -643,8 +710,9 @@ def import_confirm(*, token: Any, user, session_key: str | None, targets) -> tup
     found = import_preview_get(token=token, user=user, session_key=session_key)
     if found.target not in targets:
         raise PreviewExpired()
-    preview, _sheet = import_preview_claim(token=token, user=user, session_key=session_key)
-    if preview.row_count > sync_max_rows():
+    big = found.row_count > sync_max_rows()
+    preview, _sheet = import_preview_claim(token=token, user=user, session_key=session_key, read=not big)
+    if big:
         import_jobs.import_job_queued(import_job_of(preview))
         import_task_queue(APPLY_TASK, preview)
         return preview, None

@@ -145,6 +145,60 @@ def read_upload(upload: IO[bytes], *, file_format: str, name: str = "", limits: 
     return sheet
 
 
+def estimate_rows(
+    upload: IO[bytes], *, file_format: str, name: str = "", limits: UploadLimits | None = None
+) -> int | None:
+    """An upper bound of the data rows of ``upload``, found without reading its rows (None: not known cheaply).
+
+    What the upload step needs to send a big file to the background at once (the task reads it with
+    ``read_upload``, every check included). The checks that cost nothing are made here too, so their message
+    comes at once: the size, an empty file, and for CSV its text encoding and header width; for XLSX the zip
+    checks (a workbook, the uncompressed size, the compression ratio). CSV: the line breaks (a cell may hold one,
+    so it is a bound); XLSX: the sheet's declared ``<dimension>`` (None when the first 64 KB do not declare one).
+    """
+    limits = limits or UploadLimits.from_settings()
+    name = name or Path(getattr(upload, "name", "") or "the file").name
+    size = getattr(upload, "size", None)
+    if size is None:
+        upload.seek(0, io.SEEK_END)
+        size = upload.tell()
+    if size > limits.max_bytes or size == 0 or file_format not in (CSV, XLSX):
+        return None  # read_upload says why, at once
+    upload.seek(0)
+    if file_format == CSV:
+        data = upload.read(limits.max_bytes + 1)
+        upload.seek(0)
+        text, _encoding = decode_csv(data, name)
+        first_line = next(iter(csv.reader(io.StringIO(text.split("\n", 1)[0], newline=""))), [])
+        _check_columns(len(first_line), name, limits)
+        return max(0, text.count("\n") + (0 if text.endswith("\n") else 1) - 1)
+    if not zipfile.is_zipfile(upload):
+        upload.seek(0)
+        return None
+    upload.seek(0)
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            members = archive.infolist()
+            if "xl/workbook.xml" not in {m.filename for m in members} or len(members) > _MAX_ZIP_MEMBERS:
+                return None
+            _check_uncompressed(members, name, limits)
+            worksheets = _worksheets(archive)
+            if not worksheets:
+                return None
+            with archive.open(worksheets[0][1]) as source:
+                head = source.read(65536)
+    except UploadRefused:
+        raise
+    except Exception:  # noqa: BLE001 - a damaged file: read_upload says what is wrong
+        return None
+    finally:
+        upload.seek(0)
+    found = re.search(rb'<dimension\s+ref="[A-Z]+([0-9]+)(?::[A-Z]+([0-9]+))?"', head.split(b"<sheetData", 1)[0])
+    if not found:
+        return None
+    return max(0, int(found.group(2) or found.group(1)) - 1)
+
+
 # CSV ----------------------------------------------------------------------------------------------
 
 
@@ -197,17 +251,22 @@ def _read_csv(data: bytes, name: str, limits: UploadLimits) -> Sheet:
     headers: list[str] | None = None
     rows: list[list[Any]] = []
     notes = [] if encoding == "utf-8" else [f"“{name}” was read as {_ENCODING_NAMES[encoding]} text."]
+    # Our CSV exports quote text that starts like a formula; such cells are read back as they were (only looked
+    # for when the text has an apostrophe at all).
+    quoted = "'" in text
+    width = 0
     try:
         for cells in reader:
             if headers is None:
                 _check_columns(len(cells), name, limits)
                 headers = [cell.strip() for cell in cells]
+                width = len(headers)
                 continue
             if not cells:
                 continue
-            # Our CSV exports quote text that starts like a formula; read such cells back as they were.
-            cells = [restore_formula_text(cell) if cell[:1] == "'" else cell for cell in cells]
-            rows.append(_fit(cells, len(headers), reader.line_num, name, limits, ""))
+            if quoted:
+                cells = [restore_formula_text(cell) if cell[:1] == "'" else cell for cell in cells]
+            rows.append(cells if len(cells) == width else _fit(cells, width, reader.line_num, name, limits, ""))
             if len(rows) > limits.max_rows:
                 raise _too_many_rows(name, limits)
     except csv.Error as error:

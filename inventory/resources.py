@@ -92,6 +92,23 @@ class LookupWidget(widgets.ForeignKeyWidget):
             raise ValueError(f"No {name} with {self.model._meta.get_field(self.field).verbose_name} '{key}'.") from None
 
 
+# Readable column headers (templates, exports) where "sale_price" → "Sale price" is not enough.
+COLUMN_LABELS = {
+    "sku": "SKU",
+    "supplier_sku": "Supplier SKU",
+    "is_active": "Active",
+    "tax_id": "Tax ID",
+    "tax_rate": "Tax rate (%)",
+    "lead_time_days": "Lead time (days)",
+    "bank_account": "Bank account (IBAN)",
+}
+
+
+def header_key(text) -> str:
+    """A header as compared on import: case, spaces, ``_`` and ``-`` do not matter ("Sale price" = "sale_price")."""
+    return " ".join(force_str(text).replace("_", " ").replace("-", " ").split()).casefold()
+
+
 class StrictImportMixin:
     """Column checks, duplicate keys, errors reported by column, partial saves.
 
@@ -107,6 +124,20 @@ class StrictImportMixin:
 
     def known_columns(self) -> set[str]:
         return {field.column_name for field in self.fields.values()}
+
+    def column_label(self, column_name: str) -> str:
+        """The readable header of a column ("Sale price"), as templates and exports write it."""
+        return COLUMN_LABELS.get(column_name) or column_name.replace("_", " ").capitalize()
+
+    def canonical_headers(self, headers: list) -> list:
+        """``headers`` as the resource's column names: a column's readable header or its name, in any case, is
+        accepted ("Sale price", "SALE PRICE", "sale_price"); other headers are left as they are (reported)."""
+        known: dict[str, str] = {}
+        for field in self.fields.values():
+            name = field.column_name
+            for alias in (name, self.column_label(name)):
+                known.setdefault(header_key(alias), name)
+        return [known.get(header_key(h), h) if h is not None else h for h in headers]
 
     def key_columns(self) -> list[str]:
         return [self.fields[name].column_name for name in self.get_import_id_fields()]
@@ -231,7 +262,7 @@ class CategoryResource(StrictImportMixin, resources.ModelResource):
     description = fields.Field(attribute="description", column_name="description")
 
     required_columns = ("name",)
-    import_example = {"name": "Beverages", "parent": "", "description": "Soft drinks, coffees, teas"}
+    import_example = {"name": "Example category", "parent": "", "description": "Made-up example row: replace it"}
 
     class Meta:
         model = Category
@@ -266,10 +297,10 @@ class ProductResource(StrictImportMixin, resources.ModelResource):
 
     required_columns = ("sku", "name")
     import_example = {
-        "sku": "NW-001",
-        "name": "Chai",
-        "category": "Beverages",
-        "unit": "10 boxes x 20 bags",
+        "sku": "EXAMPLE-001",
+        "name": "Example product (made up: replace this row)",
+        "category": "Example category",
+        "unit": "box of 10",
         "barcode": "",
         "sale_price": "18.00",
         "cost": "11.70",
@@ -309,7 +340,12 @@ class WarehouseResource(StrictImportMixin, resources.ModelResource):
     is_active = fields.Field(attribute="is_active", column_name="is_active", widget=YesNoWidget())
 
     required_columns = ("code", "name")
-    import_example = {"code": "NORTH", "name": "North depot", "address": "1 Dock Road, Leeds", "is_active": "yes"}
+    import_example = {
+        "code": "EXAMPLE-WH",
+        "name": "Example warehouse",
+        "address": "1 Example Road",
+        "is_active": "yes",
+    }
 
     class Meta:
         model = Warehouse
@@ -342,12 +378,12 @@ class SupplierResource(ProtectedFieldsResourceMixin, StrictImportMixin, resource
 
     required_columns = ("code", "name")
     import_example = {
-        "code": "EXOTIC",
-        "name": "Exotic Liquids",
-        "contact_name": "Charlotte Cooper",
-        "email": "orders@exotic.example",
-        "phone": "(171) 555-2222",
-        "address": "49 Gilbert St., London",
+        "code": "EXAMPLE-SUP",
+        "name": "Example supplier (made up)",
+        "contact_name": "Alex Example",
+        "email": "orders@supplier.example",
+        "phone": "000-000-0000",
+        "address": "1 Example Road",
         "country": "UK",
         "lead_time_days": "7",
         "bank_account": "GB82 WEST 1234 5698 7654 32",
@@ -395,9 +431,9 @@ class SupplierProductResource(StrictImportMixin, resources.ModelResource):
 
     required_columns = ("supplier", "sku", "unit_cost")
     import_example = {
-        "supplier": "EXOTIC",
-        "sku": "NW-001",
-        "supplier_sku": "EX-CHAI-20",
+        "supplier": "EXAMPLE-SUP",
+        "sku": "EXAMPLE-001",
+        "supplier_sku": "EXAMPLE-SUP-001",
         "unit_cost": "11.70",
         "minimum_order_quantity": "10",
         "preferred": "yes",
@@ -434,7 +470,7 @@ class StockLevelResource(StrictImportMixin, resources.ModelResource):
     allocated = fields.Field(attribute="allocated", column_name="allocated", widget=WholeNumberWidget(), readonly=True)
 
     required_columns = ("sku", "warehouse")
-    import_example = {"sku": "NW-001", "warehouse": "MAIN", "reorder_point": "20", "reorder_quantity": "60"}
+    import_example = {"sku": "EXAMPLE-001", "warehouse": "EXAMPLE-WH", "reorder_point": "20", "reorder_quantity": "60"}
 
     class Meta:
         model = StockLevel

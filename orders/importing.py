@@ -364,7 +364,10 @@ SALES_HEADER_COLUMNS = (
     "customer_reference",
 )
 IMPORTABLE_SALES_STATUSES = [
-    (value, label) for value, label in SalesOrderStatus.choices if value != SalesOrderStatus.PARTIALLY_SHIPPED
+    (value, label)
+    for value, label in SalesOrderStatus.choices
+    # Awaiting credit approval is a live request to a Manager, not a state a previous system hands over.
+    if value not in (SalesOrderStatus.PARTIALLY_SHIPPED, SalesOrderStatus.AWAITING_APPROVAL)
 ]
 
 

@@ -55,13 +55,13 @@ class CustomerResource(ProtectedFieldsResourceMixin, StrictImportMixin, resource
 
     required_columns = ("code", "name")
     import_example = {
-        "code": "ALFKI",
-        "name": "Alfreds Futterkiste",
-        "contact_name": "Maria Anders",
-        "email": "orders@alfreds.example",
-        "phone": "030-0074321",
-        "billing_address": "Obere Str. 57, 12209 Berlin",
-        "shipping_address": "Obere Str. 57, 12209 Berlin",
+        "code": "EXAMPLE-CUST",
+        "name": "Example customer (made up)",
+        "contact_name": "Sam Example",
+        "email": "orders@customer.example",
+        "phone": "000-000-0000",
+        "billing_address": "1 Example Road",
+        "shipping_address": "1 Example Road",
         "country": "Germany",
         "credit_limit": "5000.00",
         "tax_exempt": "no",

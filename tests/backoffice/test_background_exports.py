@@ -130,12 +130,17 @@ def test_a_warehouse_users_background_export_holds_only_their_warehouses(
     main.staff.add(keeper)
     client.force_login(keeper)
 
+    # A filter naming OTHER (not offered to her) finds nothing: the file is streamed at once, with no rows.
+    response = export(client, "stockmovement", f"warehouse__id__exact={other.pk}")
+    assert response.status_code == 200 and file_rows(response)[1:] == []
+    assert not ExportJob.objects.exists()
+
     with django_capture_on_commit_callbacks(execute=True):
-        # A filter naming OTHER (not offered to her) is stored with the job, but the task scopes the rows again.
-        response = export(client, "stockmovement", f"warehouse__id__exact={other.pk}")
+        # Over the threshold: the job stores the query, and the task scopes the rows again when it runs.
+        response = export(client, "stockmovement", "kind__exact=opening")
 
     job = ExportJob.objects.get()
-    assert job.query_string == f"warehouse__id__exact={other.pk}"
+    assert job.query_string == "kind__exact=opening"
     assert response.status_code == 302 and job.status == "done" and job.row_count == 40
     rows = file_rows(client.get(reverse("admin:backoffice_exportjob_download", args=[job.pk])))
     warehouse_column = rows[0].index("warehouse")

@@ -371,17 +371,17 @@ def test_export_csv_to_stdout_has_the_import_columns(beverages):
     out, _ = run("export_data", "products")
     rows = list(csv.reader(io.StringIO(out.lstrip("\ufeff"))))
     assert rows[0] == [
-        "sku",
-        "name",
-        "category",
-        "unit",
-        "barcode",
-        "sale_price",
-        "cost",
-        "tax_rate",
-        "is_active",
-        "average_cost",
-    ]
+        "SKU",
+        "Name",
+        "Category",
+        "Unit",
+        "Barcode",
+        "Sale price",
+        "Cost",
+        "Tax rate (%)",
+        "Active",
+        "Average cost",
+    ]  # readable headers; the import reads them back (issue 10 §7)
     assert rows[1][:3] == ["NW-001", "Chai", "Beverages"] and Decimal(rows[1][5]) == Decimal("18.00")
 
 

@@ -212,17 +212,17 @@ def test_admin_csv_export_is_streamed_and_neutralised(admin_client, hostile_prod
     assert f"products-{timezone.localdate().isoformat()}.csv" in response["Content-Disposition"]
     rows = csv_rows(response)
     assert rows[0] == [
-        "sku",
-        "name",
-        "category",
-        "unit",
-        "barcode",
-        "sale_price",
-        "cost",
-        "tax_rate",
-        "is_active",
-        "average_cost",
-    ]
+        "SKU",
+        "Name",
+        "Category",
+        "Unit",
+        "Barcode",
+        "Sale price",
+        "Cost",
+        "Tax rate (%)",
+        "Active",
+        "Average cost",
+    ]  # readable headers; the import reads them back (issue 10 §7)
     names = {row[0]: row[1] for row in rows[1:]}
     assert names == {f"H-{number}": "'" + name for number, name in enumerate(HOSTILE_NAMES)}
     assert {row[5] for row in rows[1:]} == {"18.5000"}  # numbers are not quoted
@@ -235,22 +235,22 @@ def test_admin_xlsx_export_has_no_formula_cells_and_typed_numbers(admin_client, 
     assert f"products-{timezone.localdate().isoformat()}.xlsx" in response["Content-Disposition"]
     sheet = workbook_sheet(response)
     assert not [cell.coordinate for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
-    names = column(sheet, "name")
+    names = column(sheet, "Name")
     # openpyxl writes through lxml, which escapes a bare carriage return, so every name comes back exactly.
     assert sorted(cell.value for cell in names) == sorted(HOSTILE_NAMES)
     assert all(cell.data_type == "s" and (cell.quotePrefix or cell.value.startswith("'")) for cell in names)
-    prices = column(sheet, "sale_price")
+    prices = column(sheet, "Sale price")
     assert {(cell.data_type, cell.value) for cell in prices} == {("n", 18.5)}
     assert prices[0].number_format.startswith("#,##0.00")
-    assert {cell.value for cell in column(sheet, "is_active")} == {True}
+    assert {cell.value for cell in column(sheet, "Active")} == {True}
 
 
 def test_admin_xlsx_integer_quantities_are_numbers(admin_client, warehouse, stocked_product):
     sheet = workbook_sheet(export(admin_client, "stocklevel", XLSX_FORMAT))
 
-    on_hand = column(sheet, "on_hand")
+    on_hand = column(sheet, "On hand")
     assert [(cell.data_type, cell.value) for cell in on_hand] == [("n", 10)]
-    assert column(sheet, "sku")[0].value == "CHAI"
+    assert column(sheet, "SKU")[0].value == "CHAI"
 
 
 def test_admin_ledger_export_keeps_negative_quantities_numeric(admin_client, warehouse, stocked_product):
@@ -355,7 +355,7 @@ def test_resource_columns_needing_instances_are_exported_neutralised(hostile_pro
 
     assert data._paths is None
     first = dict(zip(*list(csv.reader(io.StringIO(buffer.getvalue().decode("utf-8-sig"))))[:2], strict=True))
-    assert (first["label"], first["category_object"], first["sale_price"]) == ("'=H-0", "Beverages", "18.5000")
+    assert (first["Label"], first["Category object"], first["Sale price"]) == ("'=H-0", "Beverages", "18.5000")
 
 
 # ---------------------------------------------------------------------------

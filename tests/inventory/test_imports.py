@@ -14,7 +14,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from inventory.models import Category, Product, StockLevel, Supplier, SupplierProduct, Warehouse
-from tests.factories import CategoryFactory, ProductFactory, SupplierFactory, SupplierProductFactory
+from tests.factories import (
+    CategoryFactory,
+    ProductFactory,
+    SupplierFactory,
+    SupplierProductFactory,
+    WarehouseFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -121,8 +127,8 @@ def test_missing_column_is_refused(admin_client, beverages):
 
 
 def test_unknown_column_is_refused(admin_client, beverages):
-    response = preview(admin_client, "product", csv_file([["sku", "name", "sale price"], ["CHAI", "Chai", "18"]]))
-    assert_rejected(response, "Unknown column(s): sale price.")
+    response = preview(admin_client, "product", csv_file([["sku", "name", "sale prize"], ["CHAI", "Chai", "18"]]))
+    assert_rejected(response, "Unknown column(s): sale prize.")
 
 
 def test_every_bad_row_is_reported_and_nothing_is_written(admin_client, beverages):
@@ -245,49 +251,64 @@ def test_viewer_cannot_import(client, make_user):
 # Templates: download, then import them unchanged
 
 
-# model: (class, template headers, what the example row writes)
+# model: (class, template headers, what the example row writes) — readable headers, a made-up example row.
 IMPORTABLE = {
-    "category": (Category, ["name", "parent", "description"], {"name": "Beverages", "description__startswith": "Soft"}),
+    "category": (
+        Category,
+        ["Name", "Parent", "Description"],
+        {"name": "Example category", "description__startswith": "Made-up"},
+    ),
     "product": (
         Product,
-        ["sku", "name", "category", "unit", "barcode", "sale_price", "cost", "tax_rate", "is_active"],
-        {"sku": "NW-001", "name": "Chai", "sale_price": Decimal("18")},
+        ["SKU", "Name", "Category", "Unit", "Barcode", "Sale price", "Cost", "Tax rate (%)", "Active"],
+        {"sku": "EXAMPLE-001", "name__startswith": "Example product", "sale_price": Decimal("18")},
     ),
-    "warehouse": (Warehouse, ["code", "name", "address", "is_active"], {"code": "NORTH", "name": "North depot"}),
+    "warehouse": (
+        Warehouse,
+        ["Code", "Name", "Address", "Active"],
+        {"code": "EXAMPLE-WH", "name": "Example warehouse"},
+    ),
     "supplier": (
         Supplier,
         [
-            "code",
-            "name",
-            "contact_name",
-            "email",
-            "phone",
-            "address",
-            "country",
-            "lead_time_days",
-            "bank_account",
-            "is_active",
+            "Code",
+            "Name",
+            "Contact name",
+            "Email",
+            "Phone",
+            "Address",
+            "Country",
+            "Lead time (days)",
+            "Bank account (IBAN)",
+            "Active",
         ],
-        {"code": "EXOTIC", "name": "Exotic Liquids", "lead_time_days": 7},
+        {"code": "EXAMPLE-SUP", "name__startswith": "Example supplier", "lead_time_days": 7},
     ),
     "supplierproduct": (
         SupplierProduct,
-        ["supplier", "sku", "supplier_sku", "unit_cost", "minimum_order_quantity", "preferred"],
-        {"supplier__code": "EXOTIC", "product__sku": "NW-001", "unit_cost": Decimal("11.70"), "preferred": True},
+        ["Supplier", "SKU", "Supplier SKU", "Unit cost", "Minimum order quantity", "Preferred"],
+        {
+            "supplier__code": "EXAMPLE-SUP",
+            "product__sku": "EXAMPLE-001",
+            "unit_cost": Decimal("11.70"),
+            "preferred": True,
+        },
     ),
     "stocklevel": (
         StockLevel,
-        ["sku", "warehouse", "reorder_point", "reorder_quantity"],
-        {"product__sku": "NW-001", "warehouse__code": "MAIN", "reorder_point": 20, "reorder_quantity": 60},
+        ["SKU", "Warehouse", "Reorder point", "Reorder quantity"],
+        {"product__sku": "EXAMPLE-001", "warehouse__code": "EXAMPLE-WH", "reorder_point": 20, "reorder_quantity": 60},
     ),
 }
 
 
 @pytest.fixture
-def template_prerequisites(warehouse, beverages):
-    """What the example rows refer to: category Beverages, product NW-001, supplier EXOTIC, warehouse MAIN."""
-    ProductFactory(sku="NW-001", name="Old name", category=beverages, sale_price=Decimal("1"))
-    SupplierFactory(code="EXOTIC", name="Old name")
+def template_prerequisites(db):
+    """What the example rows refer to: the made-up category, product, supplier and warehouse of the examples."""
+    example = CategoryFactory(name="Example category")
+    ProductFactory(sku="EXAMPLE-001", name="Old name", category=example, sale_price=Decimal("1"))
+    SupplierFactory(code="EXAMPLE-SUP", name="Old name")
+    WarehouseFactory(code="EXAMPLE-WH")
 
 
 @pytest.mark.parametrize("model", IMPORTABLE)
@@ -309,12 +330,23 @@ def test_csv_template_has_headers_and_an_example_row_that_imports(admin_client, 
     assert model_class.objects.filter(**written).exists()
 
 
+@pytest.mark.parametrize("model", IMPORTABLE)
+def test_templates_never_hold_a_real_record(admin_client, model):
+    """The example row is made up (EXAMPLE-… codes, "Example …" names): importing it unchanged cannot touch
+    a real record such as the demo's Chai (issue 10 §7)."""
+    rows = list(csv.reader(io.StringIO(admin_client.get(url(model, "import_template_csv")).content.decode())))
+    example = dict(zip(rows[0], rows[1], strict=True))
+    key = next(v for k, v in example.items() if k in ("SKU", "Code", "Name"))
+    assert key.startswith(("EXAMPLE-", "Example ")), example
+    assert not any(word in " ".join(rows[1]) for word in ("Chai", "NW-001", "ALFKI", "Exotic", "Beverages"))
+
+
 def test_xlsx_template_matches_the_csv_one(admin_client):
     response = admin_client.get(url("supplierproduct", "import_template_xlsx"))
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     rows = [[cell or "" for cell in row] for row in sheet.iter_rows(values_only=True)]
     assert rows[0] == IMPORTABLE["supplierproduct"][1]
-    assert rows[1][:2] == ["EXOTIC", "NW-001"]
+    assert rows[1][:2] == ["EXAMPLE-SUP", "EXAMPLE-001"]
 
 
 def test_changelist_offers_the_template_links(admin_client):

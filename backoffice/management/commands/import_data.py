@@ -1,5 +1,8 @@
 """``manage.py import_data RESOURCE FILE [--dry-run] [--update] [--user USERNAME]``: the admin's import, from a shell.
 
+Each run is recorded in the Imports list (``ImportJob``: who — ``--user`` —, what, the file's name, counts, bad
+rows, duration and status), as an admin upload is.
+
 Exit status: 0 imported (or, with ``--dry-run``, would import) cleanly; 1 bad
 rows (nothing written; every one listed in ``FILE.errors.csv``); 2 usage errors
 (unknown resource, missing or refused file, unknown or inactive user).
@@ -45,7 +48,14 @@ class Command(BaseCommand):
         progress = self._progress(len(sheet))
         try:
             report = run_import(
-                target, sheet, user=history_user, dry_run=dry_run, update=update, stage=self._stage(progress)
+                target,
+                sheet,
+                user=history_user,
+                dry_run=dry_run,
+                update=update,
+                stage=self._stage(progress),
+                file_name=path.name,
+                progress=self._advance(progress),
             )
         finally:
             if progress is not None:
@@ -92,6 +102,16 @@ class Command(BaseCommand):
                 progress.set_description(name)
 
         return stage
+
+    def _advance(self, progress):
+        """The engine's ``progress(rows_done, rows_total)`` moves the bar (each pass fills it once)."""
+
+        def advance(rows_done: int, rows_total: int) -> None:
+            if progress is not None and rows_done != progress.n:
+                progress.n = min(rows_done, progress.total)
+                progress.refresh()
+
+        return advance
 
     def _progress(self, total: int):
         """A tqdm bar on a terminal (stdout a TTY); nothing otherwise."""
