@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.renderers import JSONRenderer
@@ -102,7 +102,19 @@ class ReportViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="List the reports you may run",
-        responses={200: REPORT_INFO, **error_responses(401, 403)},
+        responses={200: REPORT_INFO},
+        examples=[
+            OpenApiExample(
+                "Reports",
+                value={  # one report: drf-spectacular shows it in the list
+                    "name": "sales-summary",
+                    "title": "Sales summary",
+                    "description": "Orders, units and revenue per period.",
+                    "parameters": ["date_from", "date_to", "group_by", "warehouse"],
+                },
+                response_only=True,
+            )
+        ],
     )
     def list(self, request):
         self._check_may_run(request)
@@ -117,7 +129,28 @@ class ReportViewSet(viewsets.ViewSet):
             OpenApiParameter("page", OpenApiTypes.INT, required=False),
             OpenApiParameter("page_size", OpenApiTypes.INT, required=False),
         ],
-        responses={200: REPORT_RESULT, **error_responses(400, 401, 403, 404)},
+        responses={200: REPORT_RESULT, **error_responses(400)},
+        examples=[
+            OpenApiExample(
+                "Sales summary by month",
+                value={
+                    "name": "sales-summary",
+                    "title": "Sales summary",
+                    "period": ["2026-01-01", "2026-01-31"],
+                    "params": {"date_from": "2026-01-01", "date_to": "2026-01-31", "group_by": "month"},
+                    "columns": [
+                        {"name": "period", "header": "Period", "type": "text"},
+                        {"name": "revenue", "header": "Revenue", "type": "money"},
+                    ],
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [{"period": "2026-01", "revenue": "18250.00"}],
+                    "totals": {"revenue": "18250.00"},
+                },
+                response_only=True,
+            )
+        ],
     )
     def retrieve(self, request, name=None):
         self._check_may_run(request)

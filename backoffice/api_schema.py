@@ -1,10 +1,18 @@
-"""OpenAPI helpers: the error body and the error responses each endpoint documents (drf-spectacular)."""
+"""OpenAPI of ``/api/v1/`` (drf-spectacular): the error body, the error responses and headers every operation
+documents (``ApiAutoSchema``, one place instead of a list per view) and the examples of the serializers
+(``examples``)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
 
@@ -26,6 +34,12 @@ _EXAMPLES = {
     412: ("precondition_failed", "The document changed since you read it (If-Match does not match its ETag).", {}),
     413: ("payload_too_large", "The request body is larger than 2621440 bytes.", {}),
     415: ("unsupported_media_type", 'Unsupported media type "text/plain" in request.', {}),
+    422: (
+        "idempotency_key_reused",
+        "This Idempotency-Key was already used with a different request; use a new key.",
+        {},
+    ),
+    429: ("throttled", "Request was throttled. Expected available in 12 seconds.", {}),
 }
 
 _DESCRIPTIONS = {
@@ -34,10 +48,12 @@ _DESCRIPTIONS = {
     403: "Not permitted (role permission or field rights).",
     404: "Not found, or in a warehouse you do not see.",
     409: "Business conflict: insufficient_stock (with shortfalls), invalid_transition, credit_limit_exceeded, "
-    "protected.",
+    "protected; or idempotency_key_in_progress (the first request with this Idempotency-Key is still running).",
     412: "If-Match does not match the current ETag.",
     413: "Body too large.",
     415: "Unsupported content type.",
+    422: "idempotency_key_reused: the Idempotency-Key was used with a different request.",
+    429: "Throttled: wait the seconds of the Retry-After header.",
 }
 
 
@@ -59,28 +75,119 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     }
 
 
-ERRORS = SimpleNamespace(
-    read=error_responses(401, 403, 404),
-    write=error_responses(400, 401, 403, 404, 409, 413, 415),
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="1 to 255 printable characters (a UUID, your order reference). A repeat with the same key and "
+    "the same request gets the first response (header Idempotent-Replayed: true) and does nothing more; the same "
+    "key with another request is a 422. Kept 24 hours.",
+    examples=[OpenApiExample("A UUID", value="5b0f6c3e-8d1a-4f7e-9a51-2f0c3d7b9e10")],
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The ETag of the document as you read it: a stale one is a 412 and nothing is written.",
+    examples=[OpenApiExample("An ETag", value='W/"17-1767225600000000"')],
 )
 
 
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's schema plus, on every ``/api/v1/`` operation, the errors it can answer (the one error
+    shape), ``Idempotency-Key`` on every POST and ``If-Match`` wherever an ETag is checked."""
+
+    def _checks_if_match(self) -> bool:
+        from backoffice.api_base import ETagMixin
+
+        return isinstance(self.view, ETagMixin) and "{" in self.path and self.method in ("POST", "PUT", "PATCH")
+
+    def error_codes(self) -> set[int]:
+        codes = {401, 403, 429}
+        if "{" in self.path:
+            codes.add(404)
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes |= {400, 409, 413, 415}
+        if self.method == "POST":
+            codes.add(422)
+        if self.method == "DELETE":
+            codes.add(409)
+        if self.method == "GET" and self._is_list_view():
+            codes.add(400)  # a filter value that does not parse
+        if self._checks_if_match():
+            codes.add(412)
+        return codes
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if self.method == "POST":
+            parameters.append(IDEMPOTENCY_KEY)
+        if self._checks_if_match():
+            parameters.append(IF_MATCH)
+        return parameters
+
+    def _get_response_bodies(self, direction="response"):
+        bodies = super()._get_response_bodies(direction)
+        for code, response in error_responses(*sorted(self.error_codes())).items():
+            bodies.setdefault(str(code), self._get_response_for_code(response, str(code), direction=direction))
+        return bodies
+
+
+def examples(serializer_class, *, request: dict | None = None, response: dict | None = None):
+    """Attach a request and/or a response example to a serializer: every operation reading or answering it
+    shows them (lists wrap the response example in a page)."""
+    found = []
+    if request is not None:
+        found.append(OpenApiExample(f"{serializer_class.__name__} request", value=request, request_only=True))
+    if response is not None:
+        found.append(OpenApiExample(f"{serializer_class.__name__} response", value=response, response_only=True))
+    return extend_schema_serializer(examples=found)(serializer_class)
+
+
 def crud_schema(singular: str, plural: str, serializer) -> dict:
-    """Summaries and error responses of a catalogue viewset's standard actions."""
+    """Summaries of a catalogue viewset's standard actions (the error responses are ``ApiAutoSchema``'s)."""
     return {
-        "list": extend_schema(summary=f"List {plural}", responses={200: serializer, **error_responses(400, 401, 403)}),
-        "retrieve": extend_schema(summary=f"Read a {singular}", responses={200: serializer, **ERRORS.read}),
-        "create": extend_schema(summary=f"Create a {singular}", responses={201: serializer, **ERRORS.write}),
-        "update": extend_schema(summary=f"Replace a {singular}", responses={200: serializer, **ERRORS.write}),
-        "partial_update": extend_schema(summary=f"Change a {singular}", responses={200: serializer, **ERRORS.write}),
+        "list": extend_schema(summary=f"List {plural}", responses={200: serializer}),
+        "retrieve": extend_schema(summary=f"Read a {singular}", responses={200: serializer}),
+        "create": extend_schema(summary=f"Create a {singular}", responses={201: serializer}),
+        "update": extend_schema(summary=f"Replace a {singular}", responses={200: serializer}),
+        "partial_update": extend_schema(summary=f"Change a {singular}", responses={200: serializer}),
         "destroy": extend_schema(
             summary=f"Delete or deactivate a {singular}",
             description="204 when the record was unreferenced and deleted; 200 with code 'deactivated' when stock "
             "or documents still refer to it (it is set inactive instead; never a hard delete of a referenced row).",
-            responses={
-                204: None,
-                200: OpenApiResponse(description="Deactivated"),
-                **error_responses(401, 403, 404, 409),
-            },
+            responses={204: None, 200: DEACTIVATED},
         ),
     }
+
+
+class DeactivatedSerializer(serializers.Serializer):
+    """``DELETE`` of a record still referenced: it was set inactive instead."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    id = serializers.IntegerField()
+    is_active = serializers.BooleanField()
+    used_by = serializers.ListField(child=serializers.CharField())
+
+
+DEACTIVATED = OpenApiResponse(
+    DeactivatedSerializer,
+    description="Deactivated instead of deleted",
+    examples=[
+        OpenApiExample(
+            "Deactivated",
+            value={
+                "code": "deactivated",
+                "detail": "CHAI — Chai is still used by stock movement: it was deactivated instead of deleted.",
+                "id": 12,
+                "is_active": False,
+                "used_by": ["stock movement"],
+            },
+            response_only=True,
+            status_codes=["200"],
+        )
+    ],
+)

@@ -42,8 +42,19 @@ class TokenAuthentication(KnoxTokenAuthentication):
             raise
 
     def identify(self, request):
-        """(user, token) for a valid bearer token, None without one; AuthenticationFailed otherwise. No throttling."""
-        return super().authenticate(request)
+        """(user, token) for a valid bearer token, None without one; AuthenticationFailed otherwise. No throttling.
+
+        Remembered on the request for its lifetime: the idempotency middleware identifies the user of a POST
+        before DRF authenticates it, and the token is looked up once (never across requests: a revoked token
+        stops working at once)."""
+        raw = getattr(request, "_request", request)  # DRF's Request wraps Django's HttpRequest
+        header = raw.META.get("HTTP_AUTHORIZATION")
+        remembered = getattr(raw, "_bearer_identity", None)
+        if remembered is not None and remembered[0] == header:
+            return remembered[1]
+        found = super().authenticate(request)
+        raw._bearer_identity = (header, found)
+        return found
 
     def _cleanup_token(self, auth_token) -> bool:
         """Refuse an expired token without deleting it (knox deletes; here the admin revokes)."""

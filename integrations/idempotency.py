@@ -22,6 +22,7 @@ Keys are kept 24 hours (``idempotency_keys_cleanup``, scheduled hourly).
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
 from django.utils import timezone
 from rest_framework import exceptions
 
@@ -68,6 +70,20 @@ def _api_user(request):
     return user if user is not None and user.is_authenticated else None
 
 
+def _parsed_form(request) -> bytes:
+    """A multipart form whose raw body was consumed while parsing it: its fields and files, as bytes to hash."""
+    digest = hashlib.sha256()
+    for key, values in sorted(request.POST.lists()):
+        digest.update(json.dumps([key, values]).encode())
+    for key, files in sorted(request.FILES.lists()):
+        for upload in files:
+            digest.update(json.dumps([key, upload.name, upload.size]).encode())
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+    return b"form:" + digest.hexdigest().encode()
+
+
 def request_fingerprint(method: str, path: str, content_type: str, body: bytes) -> str:
     """What makes two requests "the same": method, path, content type and body."""
     return hashlib.sha256(b"\0".join([method.encode(), path.encode(), content_type.encode(), body])).hexdigest()
@@ -98,6 +114,8 @@ class IdempotencyMiddleware:
             body = request.body
         except RequestDataTooBig:
             return self.get_response(request)  # the view answers 413/400, nothing is recorded
+        except RawPostDataException:  # a form already parsed (the NUL guard reads form fields): its content
+            body = _parsed_form(request)
         fingerprint = request_fingerprint(request.method, request.path, request.content_type, body)
         claim, answer = self._claim(user, key, fingerprint)
         if answer is not None:

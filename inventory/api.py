@@ -11,14 +11,13 @@ from __future__ import annotations
 import django_filters
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status
+from rest_framework import mixins
 from rest_framework.decorators import action
-from rest_framework.response import Response
 from simple_history.utils import bulk_create_with_history
 
-from backoffice.api_base import ApiViewSet, DeactivateOnDeleteMixin, ETagMixin, LedgerCursorPages
+from backoffice.api_base import ApiViewSet, CatalogueViewSet, ETagMixin, LedgerCursorPages, ListMixin
 from backoffice.api_filters import UpdatedSinceFilterSet
-from backoffice.api_schema import ERRORS, crud_schema, error_responses
+from backoffice.api_schema import crud_schema
 from inventory import services
 from inventory.filters import ProductFilter, StockLevelFilter, StockMovementFilter, visible_warehouses
 from inventory.models import (
@@ -43,20 +42,6 @@ from inventory.serializers import (
     SupplierSerializer,
     WarehouseSerializer,
 )
-
-CRUD = ["get", "post", "put", "patch", "delete", "head", "options"]
-
-
-class CatalogueViewSet(
-    DeactivateOnDeleteMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ApiViewSet,
-):
-    http_method_names = CRUD
 
 
 class ApiProductFilter(UpdatedSinceFilterSet, ProductFilter):
@@ -153,12 +138,12 @@ class ApiStockLevelFilter(StockLevelFilter):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List stock levels", responses={200: StockLevelSerializer, **error_responses(403)}),
-    retrieve=extend_schema(summary="Read a stock level", responses={200: StockLevelSerializer, **ERRORS.read}),
+    list=extend_schema(summary="List stock levels", responses={200: StockLevelSerializer}),
+    retrieve=extend_schema(summary="Read a stock level", responses={200: StockLevelSerializer}),
     update=extend_schema(summary="Change reorder point and quantity", responses={200: StockLevelSerializer}),
     partial_update=extend_schema(summary="Change reorder point or quantity", responses={200: StockLevelSerializer}),
 )
-class StockLevelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, ApiViewSet):
+class StockLevelViewSet(ListMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, ApiViewSet):
     """Stock per product and warehouse; only reorder settings may be changed here."""
 
     queryset = StockLevel.objects.select_related("product", "warehouse").order_by("pk")
@@ -172,9 +157,9 @@ class StockLevelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     @extend_schema(
         summary="Count a stock level",
         description="Sets on-hand to the counted quantity; the difference is booked as an adjustment "
-        "movement with the reason. A count below the reserved quantity is a 409 insufficient_stock.",
+        "movement with the reason (see docs/user-guide.md for a count below what is reserved).",
         request=StockCountSerializer,
-        responses={200: StockLevelSerializer, **error_responses(400, 403, 404, 409)},
+        responses={200: StockLevelSerializer},
     )
     @action(detail=True, methods=["post"])
     def count(self, request, pk=None):
@@ -188,8 +173,7 @@ class StockLevelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
             note=data.validated_data["note"],
             user=request.user,
         )
-        level.refresh_from_db()
-        return Response(StockLevelSerializer(level, context=self.get_serializer_context()).data)
+        return self.respond_with(level)
 
 
 class ApiStockMovementFilter(StockMovementFilter):
@@ -202,11 +186,11 @@ class ApiStockMovementFilter(StockMovementFilter):
 @extend_schema_view(
     list=extend_schema(
         summary="Read the stock ledger (cursor pages)",
-        responses={200: StockMovementSerializer, **error_responses(400, 403)},
+        responses={200: StockMovementSerializer},
     ),
-    retrieve=extend_schema(summary="Read one stock movement", responses={200: StockMovementSerializer, **ERRORS.read}),
+    retrieve=extend_schema(summary="Read one stock movement", responses={200: StockMovementSerializer}),
 )
-class StockMovementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+class StockMovementViewSet(ListMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """The stock ledger, read-only; cursor pagination (no ``COUNT(*)``: the ledger grows without bound)."""
 
     queryset = StockMovement.objects.select_related("product", "warehouse").order_by("-created_at", "-id")
@@ -233,18 +217,14 @@ class StockTransferFilter(UpdatedSinceFilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(
-        summary="List stock transfers", responses={200: StockTransferSerializer, **error_responses(403)}
-    ),
-    retrieve=extend_schema(summary="Read a stock transfer", responses={200: StockTransferSerializer, **ERRORS.read}),
+    list=extend_schema(summary="List stock transfers", responses={200: StockTransferSerializer}),
+    retrieve=extend_schema(summary="Read a stock transfer", responses={200: StockTransferSerializer}),
     create=extend_schema(
         summary="Create a draft stock transfer with its lines",
-        responses={201: StockTransferSerializer, **error_responses(400, 403)},
+        responses={201: StockTransferSerializer},
     ),
 )
-class StockTransferViewSet(
-    ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ApiViewSet
-):
+class StockTransferViewSet(ETagMixin, ListMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ApiViewSet):
     """Transfers between warehouses: create a draft with lines, then ``apply/`` moves the stock."""
 
     queryset = (
@@ -282,13 +262,13 @@ class StockTransferViewSet(
         description="Moves every line out of the source into the destination in one transaction; "
         "409 insufficient_stock lists every short line, 409 invalid_transition when not a draft.",
         request=None,
-        responses={200: StockTransferSerializer, **error_responses(403, 404, 409, 412)},
+        responses={200: StockTransferSerializer},
     )
     @action(detail=True, methods=["post"])
     def apply(self, request, pk=None):
         transfer = self.get_object()
         services.stock_transfer_apply(transfer=transfer, user=request.user)
-        return Response(self.get_serializer(self.get_queryset().get(pk=transfer.pk)).data, status=status.HTTP_200_OK)
+        return self.respond_with(transfer)
 
 
 def register(router) -> None:

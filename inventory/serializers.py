@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from backoffice.api_base import IdOrCodeField
+from backoffice.api_schema import examples
 from backoffice.limits import MAX_QUANTITY
 from inventory.filters import visible_warehouses
 from inventory.models import (
@@ -189,3 +190,112 @@ class StockTransferSerializer(serializers.ModelSerializer):
         if len(set(skus)) != len(skus):
             raise serializers.ValidationError("A product appears twice.")
         return lines
+
+
+# OpenAPI examples (backoffice.api_schema.examples) ----------------------------------------------------
+
+_STAMPS = {"created_at": "2026-01-05T09:30:00Z", "updated_at": "2026-01-31T10:00:00+01:00"}
+_CATEGORY = {"name": "Beverages", "parent": None, "description": "Soft drinks, coffees, teas"}
+examples(CategorySerializer, request=_CATEGORY, response={"id": 1, **_CATEGORY, **_STAMPS})
+_PRODUCT = {
+    "sku": "CHAI",
+    "name": "Chai",
+    "category": 1,
+    "unit": "10 boxes x 20 bags",
+    "barcode": "5012345678900",
+    "sale_price": "18.0000",
+    "cost": "9.0000",
+    "tax_rate": "20.00",
+    "is_active": True,
+}
+examples(ProductSerializer, request=_PRODUCT, response={"id": 12, **_PRODUCT, "average_cost": "9.1250", **_STAMPS})
+_WAREHOUSE = {"code": "MAIN", "name": "Main warehouse", "address": "1 Dock Road, Leeds", "is_active": True}
+examples(WarehouseSerializer, request=_WAREHOUSE, response={"id": 1, **_WAREHOUSE, **_STAMPS})
+_SUPPLIER = {
+    "code": "EXOTIC",
+    "name": "Exotic Liquids",
+    "contact_name": "Charlotte Cooper",
+    "email": "orders@exotic.example",
+    "phone": "+44 171 555 2222",
+    "address": "49 Gilbert St., London",
+    "country": "UK",
+    "lead_time_days": 7,
+    "is_active": True,
+}
+examples(SupplierSerializer, request=_SUPPLIER, response={"id": 3, **_SUPPLIER, **_STAMPS})
+_SUPPLIER_PRODUCT = {
+    "supplier": "EXOTIC",
+    "product": "CHAI",
+    "supplier_sku": "EX-CH-01",
+    "unit_cost": "9.0000",
+    "minimum_order_quantity": 10,
+    "preferred": True,
+}
+examples(
+    SupplierProductSerializer,
+    request=_SUPPLIER_PRODUCT,
+    response={
+        "id": 5,
+        **_SUPPLIER_PRODUCT,
+        "supplier": 3,
+        "supplier_code": "EXOTIC",
+        "product": 12,
+        "sku": "CHAI",
+        **_STAMPS,
+    },
+)
+examples(
+    StockLevelSerializer,
+    request={"reorder_point": 10, "reorder_quantity": 40},
+    response={
+        "id": 7,
+        "product": 12,
+        "sku": "CHAI",
+        "warehouse": 1,
+        "warehouse_code": "MAIN",
+        "on_hand": 39,
+        "allocated": 3,
+        "available": 36,
+        "reorder_point": 10,
+        "reorder_quantity": 40,
+    },
+)
+examples(
+    StockMovementSerializer,
+    response={
+        "id": 1041,
+        "product": 12,
+        "sku": "CHAI",
+        "warehouse": 1,
+        "warehouse_code": "MAIN",
+        "kind": "receipt",
+        "quantity": 40,
+        "unit_cost": "9.0000",
+        "balance_after": 79,
+        "reference": "PO-000031",
+        "note": "",
+        "user": 4,
+        "created_at": "2026-01-31T10:00:00+01:00",
+    },
+)
+examples(StockCountSerializer, request={"counted": 37, "reason": "cycle_count", "note": "Shelf B3"})
+examples(
+    StockTransferSerializer,
+    request={
+        "from_warehouse": "MAIN",
+        "to_warehouse": "EAST",
+        "note": "Rebalance",
+        "lines": [{"product": "CHAI", "quantity": 5}],
+    },
+    response={
+        "id": 8,
+        "number": "TR-000008",
+        "status": "draft",
+        "from_warehouse": 1,
+        "to_warehouse": 2,
+        "note": "Rebalance",
+        "lines": [{"id": 15, "product": 12, "sku": "CHAI", "quantity": 5}],
+        "applied_at": None,
+        **_STAMPS,
+    },
+)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import django_filters
 from django.db import transaction
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.response import Response
+from rest_framework.exceptions import ValidationError
 
-from backoffice.api_base import ApiViewSet, DeactivateOnDeleteMixin, ETagMixin
+from backoffice.api_base import ApiViewSet, CatalogueViewSet, ETagMixin, ListMixin
 from backoffice.api_filters import IsoDateTimeFilter, UpdatedSinceFilterSet
-from backoffice.api_schema import ERRORS, crud_schema, error_responses
+from backoffice.api_schema import crud_schema
 from inventory.filters import visible_warehouses
 from orders import services
 from orders.models import (
@@ -34,6 +34,7 @@ from orders.serializers import (
     CarrierSerializer,
     ConfirmInput,
     CustomerSerializer,
+    DocumentInput,
     MarkShippedInput,
     PurchaseOrderInput,
     PurchaseOrderSerializer,
@@ -46,7 +47,6 @@ from orders.serializers import (
     ShipmentSerializer,
 )
 
-CRUD = ["get", "post", "put", "patch", "delete", "head", "options"]
 DOCUMENT = ["get", "post", "put", "patch", "head", "options"]
 
 
@@ -62,15 +62,7 @@ class CustomerFilter(UpdatedSinceFilterSet):
 
 
 @extend_schema_view(**crud_schema("customer", "customers", CustomerSerializer))
-class CustomerViewSet(
-    DeactivateOnDeleteMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ApiViewSet,
-):
+class CustomerViewSet(CatalogueViewSet):
     """Customers, written through ``customer_create``/``customer_update`` (field rights on credit and VAT)."""
 
     queryset = Customer.objects.order_by("code")
@@ -78,7 +70,6 @@ class CustomerViewSet(
     filterset_class = CustomerFilter
     search_fields = ["code", "name", "email", "contact_name"]
     ordering_fields = ["code", "name", "updated_at", "id"]
-    http_method_names = CRUD
 
     def perform_create(self, serializer):
         serializer.instance = services.customer_create(user=self.request.user, **serializer.validated_data)
@@ -96,106 +87,151 @@ class CarrierFilter(UpdatedSinceFilterSet):
 
 
 @extend_schema_view(**crud_schema("carrier", "carriers", CarrierSerializer))
-class CarrierViewSet(
-    DeactivateOnDeleteMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ApiViewSet,
-):
+class CarrierViewSet(CatalogueViewSet):
     queryset = Carrier.objects.order_by("name")
     serializer_class = CarrierSerializer
     filterset_class = CarrierFilter
     search_fields = ["name"]
     ordering_fields = ["name", "updated_at", "id"]
-    http_method_names = CRUD
 
 
 # Documents ----------------------------------------------------------------------------------------
 
 
+def _status_in(queryset, name, value):
+    return queryset.filter(status__in=[part.strip() for part in value.split(",") if part.strip()])
+
+
+def status_filter():
+    return django_filters.CharFilter(method=_status_in, help_text="One status or several, comma-separated.")
+
+
 class DocumentFilter(UpdatedSinceFilterSet):
-    status = django_filters.CharFilter(method="filter_status", help_text="One status or several, comma-separated.")
+    """Sales and purchase orders: status, dates, warehouse, number, and the orders with a line of a product
+    (``line_model``: the document's line model)."""
+
+    line_model = None
+
+    status = status_filter()
     order_date_from = django_filters.DateFilter(field_name="order_date", lookup_expr="gte")
     order_date_to = django_filters.DateFilter(field_name="order_date", lookup_expr="lte")
     warehouse = django_filters.ModelChoiceFilter(queryset=visible_warehouses)
     warehouse_code = django_filters.CharFilter(field_name="warehouse__code", lookup_expr="iexact")
     number = django_filters.CharFilter(lookup_expr="iexact")
+    product = django_filters.NumberFilter(method="filter_product")
+    sku = django_filters.CharFilter(method="filter_sku")
 
-    def filter_status(self, queryset, name, value):
-        return queryset.filter(status__in=[part.strip() for part in value.split(",") if part.strip()])
+    def filter_product(self, queryset, name, value):
+        return queryset.filter(pk__in=self.line_model.objects.filter(product_id=value).values("order_id"))
+
+    def filter_sku(self, queryset, name, value):
+        return queryset.filter(pk__in=self.line_model.objects.filter(product__sku__iexact=value).values("order_id"))
 
 
 class SalesOrderFilter(DocumentFilter):
+    line_model = SalesOrderLine
     customer_code = django_filters.CharFilter(field_name="customer__code", lookup_expr="iexact")
-    product = django_filters.NumberFilter(method="filter_product")
-    sku = django_filters.CharFilter(method="filter_sku")
     backordered = django_filters.BooleanFilter(method="filter_backordered")
 
     class Meta:
         model = SalesOrder
         fields = ["customer", "customer_reference"]
 
-    def filter_product(self, queryset, name, value):
-        return queryset.filter(pk__in=SalesOrderLine.objects.filter(product_id=value).values("order_id"))
-
-    def filter_sku(self, queryset, name, value):
-        return queryset.filter(pk__in=SalesOrderLine.objects.filter(product__sku__iexact=value).values("order_id"))
-
     def filter_backordered(self, queryset, name, value):
         return queryset.filter(backordered_quantity__gt=0) if value else queryset.filter(backordered_quantity=0)
 
 
-def _lines_by_id(lines):
-    return {line.pk: line for line in lines}
+def document_schema(name: str, input_class, serializer) -> dict:
+    """Summaries, input and answer of a document viewset's standard actions."""
+    return {
+        "list": extend_schema(summary=f"List {name}s", responses={200: serializer}),
+        "retrieve": extend_schema(summary=f"Read a {name} (with its ETag)", responses={200: serializer}),
+        "create": extend_schema(
+            summary=f"Create a draft {name} with its lines", request=input_class, responses={201: serializer}
+        ),
+        "update": extend_schema(
+            summary=f"Replace a draft {name}'s header and lines", request=input_class, responses={200: serializer}
+        ),
+        "partial_update": extend_schema(
+            summary=f"Change a draft {name} (lines given = the new lines)",
+            request=input_class,
+            responses={200: serializer},
+        ),
+    }
 
 
-SALES_EXAMPLE = OpenApiExample(
-    "New order",
-    value={
-        "customer": "ALFKI",
-        "warehouse": "MAIN",
-        "customer_reference": "WEB-1001",
-        "lines": [{"product": "CHAI", "quantity": 2}, {"product": 12, "quantity": 1, "unit_price": "9.50"}],
-    },
-    request_only=True,
-)
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="List sales orders", responses={200: SalesOrderSerializer, **error_responses(400, 401, 403)}
-    ),
-    retrieve=extend_schema(
-        summary="Read a sales order (with ETag)", responses={200: SalesOrderSerializer, **ERRORS.read}
-    ),
-    create=extend_schema(
-        summary="Create a draft sales order with its lines",
-        request=SalesOrderInput,
-        examples=[SALES_EXAMPLE],
-        responses={201: SalesOrderSerializer, **ERRORS.write},
-    ),
-    update=extend_schema(
-        summary="Replace a draft sales order's header and lines",
-        request=SalesOrderInput,
-        responses={200: SalesOrderSerializer, **ERRORS.write, **error_responses(412)},
-    ),
-    partial_update=extend_schema(
-        summary="Change a draft sales order (lines given = the new lines)",
-        request=SalesOrderInput,
-        responses={200: SalesOrderSerializer, **ERRORS.write, **error_responses(412)},
-    ),
-)
-class SalesOrderViewSet(
+class DocumentViewSet(
     ETagMixin,
-    mixins.ListModelMixin,
+    ListMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
     ApiViewSet,
 ):
+    """Sales and purchase orders: create with lines in one request, change header and lines while draft.
+
+    ``input_class`` validates the body (``orders.serializers.DocumentInput``); the writes are the services
+    ``<service_prefix>_create``, ``_update``, ``_line_add``, ``_line_update`` and ``_line_remove`` (the admin's),
+    and ``add_lines`` (several new lines at once), all in one transaction.
+    """
+
+    input_class: type[DocumentInput]
+    service_prefix = ""
+    http_method_names = DOCUMENT
+
+    def service(self, name: str):
+        return getattr(services, f"{self.service_prefix}_{name}")
+
+    def add_lines(self, order, lines, user):
+        self.service("lines_add")(order=order, lines=lines, user=user)
+
+    def validated_input(self, *args, **kwargs) -> dict:
+        data = self.input_class(*args, context=self.get_serializer_context(), **kwargs)
+        data.is_valid(raise_exception=True)
+        return data.validated_data
+
+    def create(self, request, *args, **kwargs):
+        values = self.validated_input(data=request.data)
+        party = self.input_class.PARTY
+        with transaction.atomic():
+            order = self.service("create")(
+                **{party: values[party]},
+                warehouse=values["warehouse"],
+                user=request.user,
+                **self.input_class.header(values),
+            )
+            self.add_lines(order, values["lines"], request.user)
+        return self.respond_with(order, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        order = self.get_object()
+        values = self.validated_input(order, data=request.data, partial=kwargs.get("partial", False))
+        with transaction.atomic():
+            order = self.service("update")(order=order, user=request.user, **self.input_class.header(values))
+            if "lines" in values:
+                self.replace_lines(order, values["lines"], request.user)
+        return self.respond_with(order)
+
+    def replace_lines(self, order, lines, user):
+        """``lines`` become the order's lines: with ``id`` changed, without added, the others removed."""
+        existing = {line.pk: line for line in order.lines.all()}
+        unknown = [line["id"] for line in lines if "id" in line and line["id"] not in existing]
+        if unknown:
+            raise ValidationError({"lines": [f"Lines {unknown} are not on {order.number}."]})
+        kept = {line["id"] for line in lines if "id" in line}
+        for pk, line in existing.items():
+            if pk not in kept:
+                self.service("line_remove")(line=line, user=user)
+        for line in lines:
+            fields = {key: value for key, value in line.items() if key != "id"}
+            if "id" in line:
+                self.service("line_update")(line=existing[line["id"]], user=user, **fields)
+            else:
+                self.service("line_add")(order=order, user=user, **fields)
+
+
+@extend_schema_view(**document_schema("sales order", SalesOrderInput, SalesOrderSerializer))
+class SalesOrderViewSet(DocumentViewSet):
     """Sales orders: create with lines, change while draft (409 ``invalid_transition`` after),
     ``confirm/`` (credit check, reservation, backorders), ``cancel/``, ``ship/``."""
 
@@ -208,71 +244,21 @@ class SalesOrderViewSet(
     filterset_class = SalesOrderFilter
     search_fields = ["number", "customer_reference", "customer__code", "customer__name"]
     ordering_fields = ["order_date", "required_date", "total", "status", "updated_at", "created_at", "id"]
-    http_method_names = DOCUMENT
     action_permissions = {
         "confirm": ["orders.confirm_salesorder"],
         "cancel": ["orders.confirm_salesorder"],
         "ship": ["orders.ship_shipment", "orders.add_shipment"],
     }
 
-    def _respond(self, order, code=status.HTTP_200_OK):
-        order = self.get_queryset().get(pk=order.pk)
-        return Response(SalesOrderSerializer(order, context=self.get_serializer_context()).data, status=code)
-
-    def create(self, request, *args, **kwargs):
-        data = SalesOrderInput(data=request.data, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        user = request.user
-        with transaction.atomic():
-            order = services.sales_order_create(
-                customer=values["customer"],
-                warehouse=values["warehouse"],
-                user=user,
-                **{name: values[name] for name in SalesOrderInput.HEADER if name in values},
-            )
-            for line in values["lines"]:
-                services.sales_order_line_add(order=order, user=user, **line)
-        return self._respond(order, status.HTTP_201_CREATED)
-
-    def update(self, request, *args, **kwargs):
-        order = self.get_object()
-        partial = kwargs.get("partial", False)
-        data = SalesOrderInput(order, data=request.data, partial=partial, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        user = request.user
-        with transaction.atomic():
-            header = {name: values[name] for name in SalesOrderInput.HEADER if name in values}
-            order = services.sales_order_update(order=order, user=user, **header)
-            if "lines" in values:
-                self._replace_lines(order, values["lines"], user)
-        return self._respond(order)
-
-    def _replace_lines(self, order, lines, user):
-        existing = _lines_by_id(order.lines.all())
-        unknown = [line["id"] for line in lines if "id" in line and line["id"] not in existing]
-        if unknown:
-            from rest_framework.exceptions import ValidationError
-
-            raise ValidationError({"lines": [f"Lines {unknown} are not on {order.number}."]})
-        kept = {line["id"] for line in lines if "id" in line}
-        for pk, line in existing.items():
-            if pk not in kept:
-                services.sales_order_line_remove(line=line, user=user)
-        for line in lines:
-            values = {key: value for key, value in line.items() if key != "id"}
-            if "id" in line:
-                services.sales_order_line_update(line=existing[line["id"]], user=user, **values)
-            else:
-                services.sales_order_line_add(order=order, user=user, **values)
+    input_class = SalesOrderInput
+    service_prefix = "sales_order"
 
     @extend_schema(
         summary="Confirm a draft sales order",
         description="Checks the credit limit (409 credit_limit_exceeded unless a permitted user gives "
         "credit_override_reason), reserves stock; what is short is backordered (see quantity_backordered).",
         request=ConfirmInput,
-        responses={200: SalesOrderSerializer, **error_responses(400, 403, 404, 409, 412)},
+        responses={200: SalesOrderSerializer},
     )
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
@@ -280,13 +266,13 @@ class SalesOrderViewSet(
         data = ConfirmInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.sales_order_confirm(order=order, user=request.user, **data.validated_data)
-        return self._respond(order)
+        return self.respond_with(order)
 
     @extend_schema(
         summary="Cancel a sales order",
         description="Draft or confirmed with nothing shipped; reservations go back to stock.",
         request=ReasonInput,
-        responses={200: SalesOrderSerializer, **error_responses(400, 403, 404, 409, 412)},
+        responses={200: SalesOrderSerializer},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
@@ -294,14 +280,14 @@ class SalesOrderViewSet(
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.sales_order_cancel(order=order, user=request.user, reason=data.validated_data["reason"])
-        return self._respond(order)
+        return self.respond_with(order)
 
     @extend_schema(
         summary="Create a shipment for a confirmed order",
         description="For the given lines and quantities, or (no lines) everything reserved and not yet on a "
         "shipment. Returns the new pending shipment.",
         request=ShipInput,
-        responses={201: ShipmentSerializer, **error_responses(400, 403, 404, 409, 412)},
+        responses={201: ShipmentSerializer},
     )
     @action(detail=True, methods=["post"])
     def ship(self, request, pk=None):
@@ -317,55 +303,22 @@ class SalesOrderViewSet(
             carrier=values.get("carrier"),
             tracking_number=values.get("tracking_number", ""),
         )
-        shipment = ShipmentViewSet.queryset.get(pk=shipment.pk)
-        return Response(ShipmentSerializer(shipment).data, status=status.HTTP_201_CREATED)
+        return self.respond_with(
+            shipment, status.HTTP_201_CREATED, serializer_class=ShipmentSerializer, queryset=ShipmentViewSet.queryset
+        )
 
 
 class PurchaseOrderFilter(DocumentFilter):
+    line_model = PurchaseOrderLine
     supplier_code = django_filters.CharFilter(field_name="supplier__code", lookup_expr="iexact")
-    product = django_filters.NumberFilter(method="filter_product")
-    sku = django_filters.CharFilter(method="filter_sku")
 
     class Meta:
         model = PurchaseOrder
         fields = ["supplier", "supplier_reference"]
 
-    def filter_product(self, queryset, name, value):
-        return queryset.filter(pk__in=PurchaseOrderLine.objects.filter(product_id=value).values("order_id"))
 
-    def filter_sku(self, queryset, name, value):
-        return queryset.filter(pk__in=PurchaseOrderLine.objects.filter(product__sku__iexact=value).values("order_id"))
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="List purchase orders", responses={200: PurchaseOrderSerializer, **error_responses(400, 401, 403)}
-    ),
-    retrieve=extend_schema(summary="Read a purchase order", responses={200: PurchaseOrderSerializer, **ERRORS.read}),
-    create=extend_schema(
-        summary="Create a draft purchase order with its lines",
-        request=PurchaseOrderInput,
-        responses={201: PurchaseOrderSerializer, **ERRORS.write},
-    ),
-    update=extend_schema(
-        summary="Replace a draft purchase order",
-        request=PurchaseOrderInput,
-        responses={200: PurchaseOrderSerializer, **ERRORS.write, **error_responses(412)},
-    ),
-    partial_update=extend_schema(
-        summary="Change a draft purchase order",
-        request=PurchaseOrderInput,
-        responses={200: PurchaseOrderSerializer, **ERRORS.write, **error_responses(412)},
-    ),
-)
-class PurchaseOrderViewSet(
-    ETagMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    ApiViewSet,
-):
+@extend_schema_view(**document_schema("purchase order", PurchaseOrderInput, PurchaseOrderSerializer))
+class PurchaseOrderViewSet(DocumentViewSet):
     """Purchase orders: create with lines, change while draft, ``send/``, ``receive/``, ``cancel/``, ``close/``."""
 
     queryset = (
@@ -377,7 +330,6 @@ class PurchaseOrderViewSet(
     filterset_class = PurchaseOrderFilter
     search_fields = ["number", "supplier_reference", "supplier__code", "supplier__name"]
     ordering_fields = ["order_date", "expected_date", "total", "status", "updated_at", "created_at", "id"]
-    http_method_names = DOCUMENT
     action_permissions = {
         "send": ["orders.send_purchaseorder"],
         "cancel": ["orders.change_purchaseorder"],
@@ -385,74 +337,32 @@ class PurchaseOrderViewSet(
         "receive": ["orders.receive_purchaseorder", "orders.add_receipt"],
     }
 
-    def _respond(self, order, code=status.HTTP_200_OK):
-        order = self.get_queryset().get(pk=order.pk)
-        return Response(PurchaseOrderSerializer(order, context=self.get_serializer_context()).data, status=code)
+    input_class = PurchaseOrderInput
+    service_prefix = "purchase_order"
 
-    def create(self, request, *args, **kwargs):
-        data = PurchaseOrderInput(data=request.data, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        with transaction.atomic():
-            order = services.purchase_order_create(
-                supplier=values["supplier"],
-                warehouse=values["warehouse"],
-                user=request.user,
-                **{name: values[name] for name in PurchaseOrderInput.HEADER if name in values},
-            )
-            services.purchase_order_lines_add(
-                order=order,
-                lines=[(line["product"], line["quantity"], line.get("unit_cost")) for line in values["lines"]],
-                user=request.user,
-            )
-        return self._respond(order, status.HTTP_201_CREATED)
-
-    def update(self, request, *args, **kwargs):
-        order = self.get_object()
-        data = PurchaseOrderInput(
-            order, data=request.data, partial=kwargs.get("partial", False), context=self.get_serializer_context()
+    def add_lines(self, order, lines, user):
+        services.purchase_order_lines_add(
+            order=order,
+            lines=[(line["product"], line["quantity"], line.get("unit_cost")) for line in lines],
+            user=user,
         )
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        user = request.user
-        with transaction.atomic():
-            header = {name: values[name] for name in PurchaseOrderInput.HEADER if name in values}
-            order = services.purchase_order_update(order=order, user=user, **header)
-            if "lines" in values:
-                existing = _lines_by_id(order.lines.all())
-                unknown = [line["id"] for line in values["lines"] if "id" in line and line["id"] not in existing]
-                if unknown:
-                    from rest_framework.exceptions import ValidationError
-
-                    raise ValidationError({"lines": [f"Lines {unknown} are not on {order.number}."]})
-                kept = {line["id"] for line in values["lines"] if "id" in line}
-                for pk, line in existing.items():
-                    if pk not in kept:
-                        services.purchase_order_line_remove(line=line, user=user)
-                for line in values["lines"]:
-                    fields = {key: value for key, value in line.items() if key != "id"}
-                    if "id" in line:
-                        services.purchase_order_line_update(line=existing[line["id"]], user=user, **fields)
-                    else:
-                        services.purchase_order_line_add(order=order, user=user, **fields)
-        return self._respond(order)
 
     @extend_schema(
         summary="Send a draft purchase order to the supplier",
         request=None,
-        responses={200: PurchaseOrderSerializer, **error_responses(400, 403, 404, 409, 412)},
+        responses={200: PurchaseOrderSerializer},
     )
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
         order = self.get_object()
         services.purchase_order_send(order=order, user=request.user)
-        return self._respond(order)
+        return self.respond_with(order)
 
     @extend_schema(
         summary="Receive goods on a sent purchase order",
         description="Per-line quantities (never more than outstanding); books receipt movements. Returns the receipt.",
         request=ReceiveInput,
-        responses={201: ReceiptSerializer, **error_responses(400, 403, 404, 409, 412)},
+        responses={201: ReceiptSerializer},
     )
     @action(detail=True, methods=["post"])
     def receive(self, request, pk=None):
@@ -465,13 +375,14 @@ class PurchaseOrderViewSet(
             user=request.user,
             delivery_note=data.validated_data["delivery_note"],
         )
-        receipt = ReceiptViewSet.queryset.get(pk=receipt.pk)
-        return Response(ReceiptSerializer(receipt).data, status=status.HTTP_201_CREATED)
+        return self.respond_with(
+            receipt, status.HTTP_201_CREATED, serializer_class=ReceiptSerializer, queryset=ReceiptViewSet.queryset
+        )
 
     @extend_schema(
         summary="Cancel a purchase order",
         request=ReasonInput,
-        responses={200: PurchaseOrderSerializer, **error_responses(400, 403, 404, 409, 412)},
+        responses={200: PurchaseOrderSerializer},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
@@ -479,12 +390,12 @@ class PurchaseOrderViewSet(
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.purchase_order_cancel(order=order, user=request.user, reason=data.validated_data["reason"])
-        return self._respond(order)
+        return self.respond_with(order)
 
     @extend_schema(
         summary="Close a partially received purchase order",
         request=ReasonInput,
-        responses={200: PurchaseOrderSerializer, **error_responses(400, 403, 404, 409, 412)},
+        responses={200: PurchaseOrderSerializer},
     )
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
@@ -492,7 +403,7 @@ class PurchaseOrderViewSet(
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.purchase_order_close(order=order, user=request.user, reason=data.validated_data["reason"])
-        return self._respond(order)
+        return self.respond_with(order)
 
 
 class ReceiptFilter(UpdatedSinceFilterSet):
@@ -508,10 +419,10 @@ class ReceiptFilter(UpdatedSinceFilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List receipts", responses={200: ReceiptSerializer, **error_responses(400, 401, 403)}),
-    retrieve=extend_schema(summary="Read a receipt", responses={200: ReceiptSerializer, **ERRORS.read}),
+    list=extend_schema(summary="List receipts", responses={200: ReceiptSerializer}),
+    retrieve=extend_schema(summary="Read a receipt", responses={200: ReceiptSerializer}),
 )
-class ReceiptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+class ReceiptViewSet(ListMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Goods received (read-only: receive through ``purchase-orders/{id}/receive/``)."""
 
     queryset = (
@@ -526,7 +437,7 @@ class ReceiptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 
 
 class ShipmentFilter(UpdatedSinceFilterSet):
-    status = django_filters.CharFilter(method="filter_status")
+    status = status_filter()
     sales_order = django_filters.NumberFilter()
     customer = django_filters.NumberFilter(field_name="sales_order__customer")
     warehouse = django_filters.ModelChoiceFilter(queryset=visible_warehouses, field_name="sales_order__warehouse")
@@ -537,15 +448,12 @@ class ShipmentFilter(UpdatedSinceFilterSet):
         model = Shipment
         fields = ["carrier", "tracking_number"]
 
-    def filter_status(self, queryset, name, value):
-        return queryset.filter(status__in=[part.strip() for part in value.split(",") if part.strip()])
-
 
 @extend_schema_view(
-    list=extend_schema(summary="List shipments", responses={200: ShipmentSerializer, **error_responses(400, 401, 403)}),
-    retrieve=extend_schema(summary="Read a shipment", responses={200: ShipmentSerializer, **ERRORS.read}),
+    list=extend_schema(summary="List shipments", responses={200: ShipmentSerializer}),
+    retrieve=extend_schema(summary="Read a shipment", responses={200: ShipmentSerializer}),
 )
-class ShipmentViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+class ShipmentViewSet(ETagMixin, ListMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Shipments (created by ``sales-orders/{id}/ship/``): ``pack/``, ``mark-shipped/``, ``mark-delivered/``,
     ``return/``; each needs ``orders.ship_shipment``."""
 
@@ -563,47 +471,44 @@ class ShipmentViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         for name in ("pack", "mark_shipped", "mark_delivered", "return_")
     }
 
-    def _respond(self, shipment):
-        return Response(self.get_serializer(self.get_queryset().get(pk=shipment.pk)).data)
-
     @extend_schema(
         summary="Pack a pending shipment",
         request=None,
-        responses={200: ShipmentSerializer, **error_responses(403, 404, 409, 412)},
+        responses={200: ShipmentSerializer},
     )
     @action(detail=True, methods=["post"])
     def pack(self, request, pk=None):
-        return self._respond(services.shipment_pack(shipment=self.get_object(), user=request.user))
+        return self.respond_with(services.shipment_pack(shipment=self.get_object(), user=request.user))
 
     @extend_schema(
         summary="Mark a shipment shipped (issues the stock)",
         request=MarkShippedInput,
-        responses={200: ShipmentSerializer, **error_responses(400, 403, 404, 409, 412)},
+        responses={200: ShipmentSerializer},
     )
     @action(detail=True, methods=["post"], url_path="mark-shipped")
     def mark_shipped(self, request, pk=None):
         shipment = self.get_object()
         data = MarkShippedInput(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        return self._respond(services.shipment_ship(shipment=shipment, user=request.user, **data.validated_data))
+        return self.respond_with(services.shipment_ship(shipment=shipment, user=request.user, **data.validated_data))
 
     @extend_schema(
         summary="Mark a shipped shipment delivered",
         request=None,
-        responses={200: ShipmentSerializer, **error_responses(403, 404, 409, 412)},
+        responses={200: ShipmentSerializer},
     )
     @action(detail=True, methods=["post"], url_path="mark-delivered")
     def mark_delivered(self, request, pk=None):
-        return self._respond(services.shipment_deliver(shipment=self.get_object(), user=request.user))
+        return self.respond_with(services.shipment_deliver(shipment=self.get_object(), user=request.user))
 
     @extend_schema(
         summary="Record a shipment as returned",
         request=None,
-        responses={200: ShipmentSerializer, **error_responses(403, 404, 409, 412)},
+        responses={200: ShipmentSerializer},
     )
     @action(detail=True, methods=["post"], url_path="return", url_name="return")
     def return_(self, request, pk=None):
-        return self._respond(services.shipment_return(shipment=self.get_object(), user=request.user))
+        return self.respond_with(services.shipment_return(shipment=self.get_object(), user=request.user))
 
 
 def register(router) -> None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from backoffice.api_base import IdOrCodeField
+from backoffice.api_schema import examples
 from backoffice.limits import MAX_PRICE, MAX_QUANTITY
 from inventory.filters import visible_warehouses
 from inventory.models import Product, Supplier, Warehouse
@@ -143,12 +144,16 @@ class SalesOrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SalesLineInput(serializers.Serializer):
+# Document inputs (sales and purchase orders) -------------------------------------------------------
+
+
+class LineInput(serializers.Serializer):
+    """A document line in a create or change: a new line needs ``product`` and ``quantity``; one with the ``id``
+    of an existing line (changes only) changes what is given."""
+
     id = serializers.IntegerField(required=False, min_value=1, help_text="An existing line (updates only).")
     product = IdOrCodeField(model=Product, code_field="sku", required=False)
     quantity = serializers.IntegerField(required=False, **QUANTITY)
-    unit_price = serializers.DecimalField(required=False, **PRICE)
-    discount_percent = serializers.DecimalField(required=False, **PERCENT)
 
     def validate(self, attrs):
         if "id" not in attrs:
@@ -158,9 +163,44 @@ class SalesLineInput(serializers.Serializer):
         return attrs
 
 
-class SalesOrderInput(serializers.Serializer):
-    """Create (customer, warehouse and lines required) or change a draft (every field optional;
-    ``lines`` given = the order's new lines: with ``id`` changed, without added, absent removed)."""
+class DocumentInput(serializers.Serializer):
+    """Create (party, warehouse and lines required) or change a draft (every field optional; ``lines`` given =
+    the document's new lines: with ``id`` changed, without added, absent removed).
+
+    Subclasses declare the fields (in the order errors are reported), ``PARTY`` (the field naming the
+    customer or supplier), ``HEADER`` (the header fields the services take) and ``FIXED``, the message
+    for a change of party or warehouse.
+    """
+
+    PARTY = ""
+    HEADER: tuple[str, ...] = ()
+    FIXED = "Cannot be changed on an existing order."
+
+    @classmethod
+    def header(cls, values: dict) -> dict:
+        """The header fields given, as keyword arguments of the services."""
+        return {name: values[name] for name in cls.HEADER if name in values}
+
+    def validate(self, attrs):
+        if self.instance is None:
+            if not attrs.get("lines"):
+                raise serializers.ValidationError({"lines": ["Give at least one line."]})
+            if any("id" in line for line in attrs["lines"]):
+                raise serializers.ValidationError({"lines": ["A new order's lines have no id."]})
+        else:
+            for name in (self.PARTY, "warehouse"):
+                if name in attrs and attrs[name].pk != getattr(self.instance, f"{name}_id"):
+                    raise serializers.ValidationError({name: [self.FIXED]})
+        return attrs
+
+
+class SalesLineInput(LineInput):
+    unit_price = serializers.DecimalField(required=False, **PRICE)
+    discount_percent = serializers.DecimalField(required=False, **PERCENT)
+
+
+class SalesOrderInput(DocumentInput):
+    """Create (customer, warehouse and lines required) or change a draft sales order (``DocumentInput``)."""
 
     customer = IdOrCodeField(model=Customer, code_field="code")
     warehouse = IdOrCodeField(model=Warehouse, code_field="code", queryset=visible_warehouses)
@@ -175,6 +215,7 @@ class SalesOrderInput(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     lines = SalesLineInput(many=True, required=False, max_length=1000)
 
+    PARTY = "customer"
     HEADER = (
         "order_date",
         "required_date",
@@ -184,18 +225,7 @@ class SalesOrderInput(serializers.Serializer):
         "shipping_charge",
         "notes",
     )
-
-    def validate(self, attrs):
-        if self.instance is None:
-            if not attrs.get("lines"):
-                raise serializers.ValidationError({"lines": ["Give at least one line."]})
-            if any("id" in line for line in attrs["lines"]):
-                raise serializers.ValidationError({"lines": ["A new order's lines have no id."]})
-        else:
-            for name in ("customer", "warehouse"):
-                if name in attrs and attrs[name].pk != getattr(self.instance, f"{name}_id"):
-                    raise serializers.ValidationError({name: ["Cannot be changed; cancel and create a new order."]})
-        return attrs
+    FIXED = "Cannot be changed; cancel and create a new order."
 
 
 class ShipLineInput(serializers.Serializer):
@@ -269,21 +299,21 @@ class PurchaseOrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PurchaseLineInput(serializers.Serializer):
-    id = serializers.IntegerField(required=False, min_value=1)
-    product = IdOrCodeField(model=Product, code_field="sku", required=False)
-    quantity = serializers.IntegerField(required=False, **QUANTITY)
+class PurchaseLineInput(LineInput):
     unit_cost = serializers.DecimalField(required=False, **PRICE)
 
     def validate(self, attrs):
-        if "id" not in attrs:
-            missing = {name: ["This field is required."] for name in ("product", "quantity") if name not in attrs}
-            if missing:
-                raise serializers.ValidationError(missing)
-        return attrs
+        # purchase_order_line_update changes quantity and cost only (a product with an id was a 500)
+        if "id" in attrs and "product" in attrs:
+            raise serializers.ValidationError(
+                {"product": ["An existing line's product cannot be changed: leave the line out and add a new one."]}
+            )
+        return super().validate(attrs)
 
 
-class PurchaseOrderInput(serializers.Serializer):
+class PurchaseOrderInput(DocumentInput):
+    """Create (supplier, warehouse and lines required) or change a draft, like ``SalesOrderInput``."""
+
     supplier = IdOrCodeField(model=Supplier, code_field="code")
     warehouse = IdOrCodeField(model=Warehouse, code_field="code", queryset=visible_warehouses)
     order_date = serializers.DateField(required=False)
@@ -292,19 +322,8 @@ class PurchaseOrderInput(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     lines = PurchaseLineInput(many=True, required=False, max_length=1000)
 
+    PARTY = "supplier"
     HEADER = ("order_date", "expected_date", "supplier_reference", "notes")
-
-    def validate(self, attrs):
-        if self.instance is None:
-            if not attrs.get("lines"):
-                raise serializers.ValidationError({"lines": ["Give at least one line."]})
-            if any("id" in line for line in attrs["lines"]):
-                raise serializers.ValidationError({"lines": ["A new order's lines have no id."]})
-        else:
-            for name in ("supplier", "warehouse"):
-                if name in attrs and attrs[name].pk != getattr(self.instance, f"{name}_id"):
-                    raise serializers.ValidationError({name: ["Cannot be changed on an existing order."]})
-        return attrs
 
 
 class ReceiveInput(serializers.Serializer):
@@ -384,3 +403,168 @@ class ShipmentSerializer(serializers.ModelSerializer):
 class MarkShippedInput(serializers.Serializer):
     carrier = IdOrCodeField(model=Carrier, code_field="name", required=False, allow_null=True)
     tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=60)
+
+
+# OpenAPI examples (backoffice.api_schema.examples) ----------------------------------------------------
+
+_STAMPS = {"created_at": "2026-01-05T09:30:00Z", "updated_at": "2026-01-31T10:00:00+01:00"}
+_CUSTOMER = {
+    "code": "ALFKI",
+    "name": "Alfreds Futterkiste",
+    "contact_name": "Maria Anders",
+    "email": "orders@alfki.example",
+    "phone": "030-0074321",
+    "billing_address": "Obere Str. 57, Berlin",
+    "shipping_address": "",
+    "country": "Germany",
+    "credit_limit": "5000.00",
+    "tax_exempt": False,
+    "tax_id": "DE123456789",
+    "is_active": True,
+}
+examples(CustomerSerializer, request=_CUSTOMER, response={"id": 3, **_CUSTOMER, **_STAMPS})
+_CARRIER = {
+    "name": "Speedy Express",
+    "phone": "(503) 555-9831",
+    "tracking_url_template": "https://speedy.example/track/{tracking}",
+    "is_active": True,
+}
+examples(CarrierSerializer, request=_CARRIER, response={"id": 1, **_CARRIER, **_STAMPS})
+examples(
+    SalesOrderInput,
+    request={
+        "customer": "ALFKI",
+        "warehouse": "MAIN",
+        "customer_reference": "WEB-1001",
+        "lines": [
+            {"product": "CHAI", "quantity": 2},
+            {"product": 12, "quantity": 1, "unit_price": "9.50", "discount_percent": "5"},
+        ],
+    },
+)
+examples(
+    SalesOrderSerializer,
+    response={
+        "id": 17,
+        "number": "SO-000017",
+        "status": "confirmed",
+        "customer": 3,
+        "customer_code": "ALFKI",
+        "warehouse": 1,
+        "warehouse_code": "MAIN",
+        "order_date": "2026-01-31",
+        "required_date": None,
+        "customer_reference": "WEB-1001",
+        "shipping_address": "Obere Str. 57, Berlin",
+        "discount_percent": "0.00",
+        "shipping_charge": "0.00",
+        "subtotal": "36.00",
+        "tax_total": "7.20",
+        "total": "43.20",
+        "backordered_quantity": 0,
+        "notes": "",
+        "confirmed_at": "2026-01-31T10:05:00+01:00",
+        "cancelled_at": None,
+        "lines": [
+            {
+                "id": 41,
+                "product": 12,
+                "sku": "CHAI",
+                "quantity": 2,
+                "unit_price": "18.0000",
+                "discount_percent": "0.00",
+                "tax_rate": "20.00",
+                "net_amount": "36.00",
+                "tax_amount": "7.20",
+                "total_amount": "43.20",
+                "quantity_reserved": 2,
+                "quantity_backordered": 0,
+                "quantity_shipped": 0,
+            }
+        ],
+        **_STAMPS,
+    },
+)
+examples(ConfirmInput, request={"credit_override_reason": ""})
+examples(ReasonInput, request={"reason": "Customer changed their mind"})
+examples(
+    ShipInput, request={"lines": [{"line": 41, "quantity": 2}], "carrier": "Speedy Express", "tracking_number": ""}
+)
+examples(
+    PurchaseOrderInput,
+    request={
+        "supplier": "EXOTIC",
+        "warehouse": "MAIN",
+        "supplier_reference": "Q-2026-004",
+        "expected_date": "2026-02-14",
+        "lines": [{"product": "CHAI", "quantity": 40}, {"product": 14, "quantity": 10, "unit_cost": "7.2500"}],
+    },
+)
+examples(
+    PurchaseOrderSerializer,
+    response={
+        "id": 31,
+        "number": "PO-000031",
+        "status": "sent",
+        "supplier": 3,
+        "supplier_code": "EXOTIC",
+        "warehouse": 1,
+        "warehouse_code": "MAIN",
+        "order_date": "2026-01-31",
+        "expected_date": "2026-02-14",
+        "supplier_reference": "Q-2026-004",
+        "total": "360.00",
+        "notes": "",
+        "close_reason": "",
+        "sent_at": "2026-01-31T11:00:00+01:00",
+        "closed_at": None,
+        "lines": [
+            {
+                "id": 77,
+                "product": 12,
+                "sku": "CHAI",
+                "quantity": 40,
+                "unit_cost": "9.0000",
+                "line_total": "360.00",
+                "quantity_received": 0,
+                "quantity_outstanding": 40,
+            }
+        ],
+        **_STAMPS,
+    },
+)
+examples(ReceiveInput, request={"lines": [{"line": 77, "quantity": 40}], "delivery_note": "DN-5531"})
+examples(
+    ReceiptSerializer,
+    response={
+        "id": 9,
+        "number": "GR-000009",
+        "purchase_order": 31,
+        "purchase_order_number": "PO-000031",
+        "received_at": "2026-02-13T08:15:00+01:00",
+        "delivery_note": "DN-5531",
+        "note": "",
+        "lines": [{"id": 12, "purchase_order_line": 77, "sku": "CHAI", "quantity": 40}],
+        **_STAMPS,
+    },
+)
+examples(
+    ShipmentSerializer,
+    response={
+        "id": 9,
+        "number": "SH-000009",
+        "status": "shipped",
+        "sales_order": 17,
+        "sales_order_number": "SO-000017",
+        "carrier": 1,
+        "carrier_name": "Speedy Express",
+        "tracking_number": "1Z999",
+        "shipping_address": "Obere Str. 57, Berlin",
+        "shipped_at": "2026-02-01T14:00:00+01:00",
+        "delivered_at": None,
+        "returned_at": None,
+        "lines": [{"id": 21, "sales_order_line": 41, "sku": "CHAI", "quantity": 2}],
+        **_STAMPS,
+    },
+)
+examples(MarkShippedInput, request={"carrier": "Speedy Express", "tracking_number": "1Z999"})

@@ -157,3 +157,31 @@ def test_stale_if_match_is_a_412(make_user, customer, stocked_product):
     assert stale.status_code == 412 and stale.json()["code"] == "precondition_failed"
     assert fresh.status_code == 200
     assert SalesOrder.objects.get(pk=order_id).customer_reference == "third"
+
+
+def test_confirming_over_the_credit_limit_is_a_409_and_reserves_nothing(make_user, stocked_product):
+    CustomerFactory(code="TIGHT", credit_limit="20.00")
+    client = api(make_user("Sales"))
+    order_id = client.post(ORDERS, new_order(3, customer="TIGHT"), format="json").json()["id"]  # 54.00 + tax
+
+    refused = client.post(f"{ORDERS}{order_id}/confirm/", {}, format="json")
+    not_theirs = client.post(f"{ORDERS}{order_id}/confirm/", {"credit_override_reason": "known"}, format="json")
+
+    for response in (refused, not_theirs):
+        assert response.status_code == 409 and response.json()["code"] == "credit_limit_exceeded"
+        assert response.json()["data"]["customer"] == "TIGHT" and response.json()["data"]["credit_limit"] == "20.00"
+    assert SalesOrder.objects.get(pk=order_id).status == "draft"
+    assert StockLevel.objects.get(product=stocked_product).allocated == 0
+
+
+def test_a_manager_confirms_over_the_credit_limit_with_a_reason(make_user, stocked_product):
+    CustomerFactory(code="TIGHT", credit_limit="20.00")
+    order_id = api(make_user("Sales")).post(ORDERS, new_order(3, customer="TIGHT"), format="json").json()["id"]
+
+    confirmed = api(make_user("Manager")).post(
+        f"{ORDERS}{order_id}/confirm/", {"credit_override_reason": "pays on delivery"}, format="json"
+    )
+
+    assert confirmed.status_code == 200, confirmed.json()
+    assert confirmed.json()["status"] == "confirmed"
+    assert SalesOrder.objects.get(pk=order_id).credit_override_reason == "pays on delivery"
