@@ -314,11 +314,13 @@ class SafeHistoryAdminMixin:
 
 
 def import_template_dataset(resource) -> tablib.Dataset:
-    """The resource's import headers and its ``import_example`` row."""
-    headers = [field.column_name for field in resource.get_import_fields() if not field.readonly]
+    """The resource's import columns under their readable headers ("Sale price"), and its made-up
+    ``import_example`` row (never a real record)."""
+    names = [field.column_name for field in resource.get_import_fields() if not field.readonly]
+    label = getattr(resource, "column_label", lambda name: name)
     example = getattr(resource, "import_example", {})
-    dataset = tablib.Dataset(headers=headers)
-    dataset.append([example.get(header, "") for header in headers])
+    dataset = tablib.Dataset(headers=[label(name) for name in names])
+    dataset.append([example.get(name, "") for name in names])
     return dataset
 
 
@@ -541,12 +543,25 @@ class LargeListAdminMixin:
         return IndexFriendlyChangeList
 
 
-def _search_lookup(field_name: str) -> str:
+#: a word of at most this many characters, none of them a letter, is searched case-sensitively (below)
+CASELESS_WORD_MAX = 2
+
+
+def _is_caseless(term: str) -> bool:
+    """A short word without letters (``12``, ``7-``): no ASCII digit or punctuation mark is the upper case
+    of another character, so ``UPPER(col) LIKE '%12%'`` and ``col LIKE '%12%'`` find the same rows — the
+    latter without upper-casing every value (PostgreSQL's locale-aware ``UPPER`` is most of the time of a
+    search by such a word). Longer words keep ``UPPER`` so the trigram indexes on ``UPPER(col)`` serve them
+    (a trigram index cannot serve fewer than 3 characters anyway)."""
+    return 0 < len(term) <= CASELESS_WORD_MAX and term.isascii() and not any(char.isalpha() for char in term)
+
+
+def _search_lookup(field_name: str, term: str = "") -> str:
     if field_name.startswith("^"):
-        return f"{field_name[1:]}__istartswith"
+        return f"{field_name[1:]}__{'startswith' if _is_caseless(term) else 'istartswith'}"
     if field_name.startswith("="):
-        return f"{field_name[1:]}__iexact"
-    return f"{field_name}__icontains"
+        return f"{field_name[1:]}__{'exact' if _is_caseless(term) else 'iexact'}"
+    return f"{field_name}__{'contains' if _is_caseless(term) else 'icontains'}"
 
 
 def _keys(queryset, limit: int = SEARCH_KEYS_LIMIT):
@@ -564,29 +579,71 @@ class KeyedSearchMixin:
     on its own table first (where its index serves it), and the list is narrowed by the keys found
     (``customer_id IN (...)`` / ``id IN (...)``): same matches, no duplicates, each branch indexed.
     Prefixes ``^`` (starts with) and ``=`` (exact) work as in Django; each word must match some field.
+    A short word without letters (``12``) is matched case-sensitively: the same rows (``_is_caseless``),
+    without upper-casing every value of every searched column.
     """
 
-    def _keyed_condition(self, model, head_name: str, fields: list[str], term: str) -> Q:
-        """``term`` in any of ``fields`` (all starting with ``head_name``), as a condition on ``model``."""
+    @staticmethod
+    def _in_every_row(model, paths: list[str], term: str) -> bool:
+        """Whether ``term`` is in some of ``paths`` (fields of ``model``, ``^``/``=`` prefixed as in
+        ``search_fields``) of EVERY row of ``model``, for paths that are a column of ``model`` or reached
+        through required foreign keys only (so every row of ``model`` reaches one). Asked once per table
+        reached, each a query that stops at the first row without the word: cheap unless the word is
+        everywhere (every customer named "Scale customer …"), which is when it pays."""
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for path in paths:
+            prefix, names = path[0] if path[0] in "^=" else "", path.lstrip("^=").split(LOOKUP_SEP)
+            current = model
+            for name in names[:-1]:
+                field = current._meta.get_field(name)
+                if not (field.many_to_one and not field.null):
+                    break
+                current = field.related_model
+            else:
+                groups.setdefault(tuple(names[:-1]), []).append(prefix + names[-1])
+        for route, columns in groups.items():
+            target = model
+            for name in route:
+                target = target._meta.get_field(name).related_model
+            condition = Q()
+            for column in columns:
+                condition |= Q(**{_search_lookup(column, term): term})
+            if not target._default_manager.exclude(condition).exists():
+                return True
+        return False
+
+    def _keyed_condition(self, model, head_name: str, fields: list[str], term: str) -> Q | None:
+        """``term`` in any of ``fields`` (all starting with ``head_name``), as a condition on ``model``;
+        None when every row of ``model`` matches (the word is in every row the required key reaches)."""
         head = model._meta.get_field(head_name)
         local = all(LOOKUP_SEP not in field.lstrip("^=") for field in fields)
         if local or not head.is_relation or head.many_to_many:
             condition = Q()
             for field in fields:  # a local column, or many-to-many: Django's join (may duplicate rows)
-                condition |= Q(**{_search_lookup(field): term})
+                condition |= Q(**{_search_lookup(field, term): term})
             return condition
         related = Q()
         for field in fields:
             prefix = field[0] if field[0] in "^=" else ""
-            related |= Q(**{_search_lookup(prefix + field.lstrip("^=").split(LOOKUP_SEP, 1)[1]): term})
+            related |= Q(**{_search_lookup(prefix + field.lstrip("^=").split(LOOKUP_SEP, 1)[1], term): term})
         matches = head.related_model._default_manager.filter(related).order_by()
         if head.many_to_one or (head.one_to_one and head.concrete):
-            return Q(**{f"{head.attname}__in": _keys(matches.values_list("pk", flat=True))})
+            keys = _keys(matches.values_list("pk", flat=True))
+            if not isinstance(keys, list) and not head.null:
+                # Many keys: when the word is in every related row, it is true of every row here — no
+                # condition at all, rather than a semi-join PostgreSQL builds over the whole related table.
+                paths = [
+                    field[0] + field[1:].split(LOOKUP_SEP, 1)[1] if field[0] in "^=" else field.split(LOOKUP_SEP, 1)[1]
+                    for field in fields
+                ]
+                if self._in_every_row(head.related_model, paths, term):
+                    return None
+            return Q(**{f"{head.attname}__in": keys})
         return Q(pk__in=_keys(matches.values_list(head.field.attname, flat=True)))
 
     def get_search_results(self, request, queryset, search_term):
         search_fields = [str(field) for field in self.get_search_fields(request)]
-        if not search_term or not any(LOOKUP_SEP in field for field in search_fields):
+        if not search_term or not search_fields or any(field.startswith("@") for field in search_fields):
             return super().get_search_results(request, queryset, search_term)
         search_term, cut = bounded_search_term(search_term)
         if cut:
@@ -606,7 +663,7 @@ class KeyedSearchMixin:
                 condition = Q()
                 for field in search_fields:
                     prefix = field[0] if field[0] in "^=" else ""
-                    condition |= Q(**{_search_lookup(prefix + field.lstrip("^=").split(LOOKUP_SEP, 1)[1]): bit})
+                    condition |= Q(**{_search_lookup(prefix + field.lstrip("^=").split(LOOKUP_SEP, 1)[1], bit): bit})
                 related = related.filter(condition)
             if head.many_to_one:
                 return queryset.filter(**{f"{head.attname}__in": _keys(related.values_list("pk", flat=True))}), False
@@ -620,8 +677,12 @@ class KeyedSearchMixin:
         for bit in bits:
             condition = Q()
             for key, fields in by_head.items():
-                condition |= self._keyed_condition(model, key.split(LOOKUP_SEP)[0], fields, bit)
-            queryset = queryset.filter(condition)
+                part = self._keyed_condition(model, key.split(LOOKUP_SEP)[0], fields, bit)
+                if part is None:  # the word is in every row: it narrows nothing
+                    break
+                condition |= part
+            else:
+                queryset = queryset.filter(condition)
         may_have_duplicates = any(
             lookup_spawns_duplicates(self.opts, _search_lookup(field))
             for field in search_fields

@@ -301,7 +301,8 @@ def _seed_sales(
                 line.quantity_reserved = stock.reserve(line.product_id, order.warehouse_id, line.quantity_backordered)
         for order, lines in zip(orders, order_lines, strict=True):
             counters = sales_order_counters(status=order.status, lines=lines)
-            order.line_count, order.backordered_quantity = counters["line_count"], counters["backordered_quantity"]
+            for name, value in counters.items():
+                setattr(order, name, value)
             backordered += order.backordered_quantity
         SalesOrder.objects.bulk_create(orders, batch_size=batch_size)
         for order, lines in zip(orders, order_lines, strict=True):

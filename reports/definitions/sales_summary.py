@@ -5,6 +5,8 @@ amounts are the orders' own, priced once by ``orders.pricing`` through the
 order services and stored on the orders and their lines, so the report adds up
 exactly what the orders show:
 
+* ``units`` — Σ line quantity = Σ order ``total_quantity`` (stored by the order services with the
+  other counters, so a page over a year of orders reads no lines);
 * ``net_amount`` — Σ line net (after the line and the order discount, before
   tax and shipping) = Σ order ``subtotal``;
 * ``tax_amount`` — Σ line tax = Σ order ``tax_total``;
@@ -24,8 +26,7 @@ from decimal import Decimal
 
 import django_filters
 from django import forms
-from django.db.models import Count, F, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncQuarter, TruncWeek, TruncYear
+from django.db.models import Count, F, Sum
 
 from backoffice.exports import DATE, INTEGER, MONEY, TEXT, Column
 from inventory.models import Warehouse
@@ -34,11 +35,9 @@ from orders.pricing import round_money
 from reports.registry import Chart, MappedRows, Report, ReportFilterSet, register
 
 ZERO = Decimal("0.00")
-COUNTED_STATUSES = tuple(
-    status for status in SalesOrderStatus.values if status not in (SalesOrderStatus.DRAFT, SalesOrderStatus.CANCELLED)
-)
+COUNTED_STATUSES = tuple(status for status in SalesOrderStatus.values if status not in SalesOrderStatus.NOT_SOLD)
 
-TIME_GROUPS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth, "quarter": TruncQuarter, "year": TruncYear}
+TIME_GROUPS = ("day", "week", "month", "quarter", "year")
 GROUP_CHOICES = [
     ("day", "Day"),
     ("week", "Week"),
@@ -92,6 +91,19 @@ def period_label(group_by: str, start: dt.date | dt.datetime | None):
     if group_by == "quarter":
         return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
     return f"{start.year}"
+
+
+def period_start(group_by: str, day: dt.date) -> dt.date:
+    """The first day of the period (``day`` … ``year``) holding ``day``; weeks start on Monday (ISO)."""
+    if group_by == "day":
+        return day
+    if group_by == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if group_by == "month":
+        return day.replace(day=1)
+    if group_by == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    return day.replace(month=1, day=1)
 
 
 def _group_keys(group_by: str) -> dict[str, F]:
@@ -176,20 +188,12 @@ class SalesSummary(Report):
             return self._line_rows(orders, group_by)
         if group_by in TIME_GROUPS:
             return self._period_rows(orders, group_by)
-        units = (
-            SalesOrderLine.objects.filter(order=OuterRef("pk"))
-            .order_by()
-            .values("order")
-            .annotate(units=Sum("quantity"))
-            .values("units")
-        )
-        orders = orders.annotate(order_units=Coalesce(Subquery(units), Value(0)))
         keys = _group_keys(group_by)
         grouped = orders.values(**keys)
         ordering = ["-net_amount", *keys] if group_by == "customer" else list(keys)
         grouped = grouped.annotate(
             orders=Count("id"),
-            units=Sum("order_units"),
+            units=Sum("total_quantity"),
             net_amount=Sum("subtotal"),
             tax_amount=Sum("tax_total"),
             shipping_amount=Sum("shipping_charge"),
@@ -205,36 +209,34 @@ class SalesSummary(Report):
     def _period_rows(self, orders, group_by: str) -> list[dict]:
         """By period: a few hundred rows at most, read once (the page, its count and the chart share them).
 
-        Two grouped queries — the orders' amounts and their lines' units, each by the period of the order
-        date — merged here: no per-order units subquery (100,000 orders a year), and the totals are the
-        sums of these rows (each counted order is in exactly one period)."""
-        trunc = TIME_GROUPS[group_by]
-        grouped = (
+        One grouped query by order date (the stored date itself: no date function per order, which SQLite
+        would call in Python), with the units each order stores (``total_quantity``: no join to a million
+        lines); the days are added up into periods here, money as exact cents. The totals are the sums of
+        these rows (each counted order is in exactly one period)."""
+        by_day = (
             orders.order_by()
-            .annotate(period_start=trunc("order_date"))
-            .values("period_start")
+            .values("order_date")
             .annotate(
                 orders=Count("id"),
+                units=Sum("total_quantity"),
                 net_amount=Sum("subtotal"),
                 tax_amount=Sum("tax_total"),
                 shipping_amount=Sum("shipping_charge"),
                 total_amount=Sum("total"),
             )
-            .order_by("period_start")
+            .order_by("order_date")
         )
-        # The selected orders joined to their lines once (no ``IN (subquery)`` and a second join back).
-        units = dict(
-            orders.order_by()
-            .annotate(period_start=trunc("order_date"))
-            .values("period_start")
-            .annotate(units=Sum("lines__quantity"))
-            .values_list("period_start", "units")
-        )
+        periods: dict[dt.date, dict] = {}
+        for day in by_day:
+            day = _cents(day)
+            start = period_start(group_by, day.pop("order_date"))
+            into = periods.setdefault(start, dict.fromkeys(TOTAL_COLUMNS, 0))
+            for name in TOTAL_COLUMNS:
+                into[name] += day[name] or 0
         rows = []
         totals = dict.fromkeys(TOTAL_COLUMNS, 0)
-        for group in grouped:
-            start = group.pop("period_start")
-            row = _cents({"period": period_label(group_by, start), **group, "units": units.get(start) or 0})
+        for start, sums in sorted(periods.items()):
+            row = _cents({"period": period_label(group_by, start), **sums})
             rows.append(row)
             for name in TOTAL_COLUMNS:
                 totals[name] += row[name] or 0
@@ -272,13 +274,13 @@ class SalesSummary(Report):
         selection = self._selection
         sums = selection.aggregate(
             orders=Count("id"),
+            units=Sum("total_quantity"),
             net_amount=Sum("subtotal"),
             tax_amount=Sum("tax_total"),
             shipping_amount=Sum("shipping_charge"),
             total_amount=Sum("total"),
         )
-        units = SalesOrderLine.objects.filter(order__in=selection.values("pk")).aggregate(units=Sum("quantity"))
         totals = _cents({name: value if value is not None else ZERO for name, value in sums.items()})
         totals["orders"] = sums["orders"] or 0
-        totals["units"] = units["units"] or 0
+        totals["units"] = sums["units"] or 0
         return totals

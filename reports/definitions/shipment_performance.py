@@ -18,11 +18,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, DateField, DurationField, ExpressionWrapper, F, Q, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate, TruncMonth
+from django.db import connections
+from django.db.models import Count, F, Max, Min, Q, Sum, Value
+from django.db.models.functions import Coalesce
 
 from backoffice.exports import DECIMAL, INTEGER, PERCENT, Column
 from orders.models import Shipment
+from reports.local_dates import DaysBetween, LocalDate, LocalMonth, offset_spans
 from reports.registry import Chart, Report, ReportFilterSet, register
 
 NO_CARRIER = "(no carrier)"
@@ -34,15 +36,25 @@ class ShipmentPerformanceParams(ReportFilterSet):
     date_field = "shipped_at"  # whole local days
 
 
-def _figures() -> dict:
-    shipped_on = TruncDate("shipped_at")
+def _figures(shipped_on: LocalDate) -> dict:
     return {
         "shipments": Count("id"),
         "on_time": Count("id", filter=Q(sales_order__required_date__gte=shipped_on)),
         "late": Count("id", filter=Q(sales_order__required_date__lt=shipped_on)),
-        # Σ waits, not their average: groups add up exactly into the carrier chart and the totals row.
-        "total_wait": Sum(ExpressionWrapper(shipped_on - F("sales_order__order_date"), output_field=DurationField())),
+        # Σ waits in whole days, not their average: groups add up exactly into the carrier chart and the totals.
+        "wait_days": Sum(DaysBetween(F("sales_order__order_date"), shipped_on)),
     }
+
+
+def _shipped_on(shipments) -> LocalDate:
+    """The local shipping date; on SQLite computed by SQLite itself over the zone's offsets in the shipments'
+    span (``reports.local_dates``: no Python function per row), elsewhere ``TruncDate``."""
+    if connections[shipments.db].vendor != "sqlite":
+        return LocalDate("shipped_at")
+    span = shipments.order_by().aggregate(first=Min("shipped_at"), last=Max("shipped_at"))
+    if span["first"] is None:
+        return LocalDate("shipped_at")
+    return LocalDate("shipped_at", spans=offset_spans(span["first"], span["last"]))
 
 
 def _combined(groups: list[dict], key: str | None) -> list[dict]:
@@ -109,15 +121,18 @@ class ShipmentPerformanceReport(Report):
     chart = Chart(type="bar", label="carrier", series=("on_time_percent",), title="On-time % by carrier")
 
     def rows(self, queryset, params):
-        shipments = queryset.filter(shipped_at__isnull=False).annotate(
-            carrier_label=Coalesce(F("carrier__name"), Value(NO_CARRIER))
-        )
+        shipments = queryset.filter(shipped_at__isnull=False)
+        shipped_on = _shipped_on(shipments)
         groups = list(
-            shipments.order_by()
-            .values("carrier_label", month=TruncMonth("shipped_at", output_field=DateField()))
-            .annotate(**_figures())
+            shipments.annotate(carrier_label=Coalesce(F("carrier__name"), Value(NO_CARRIER)))
+            .order_by()
+            .values("carrier_label", month=LocalMonth(shipped_on))
+            .annotate(**_figures(shipped_on))
             .order_by(BY_CARRIER, "month")
         )
+        for group in groups:
+            days = group.pop("wait_days")
+            group["total_wait"] = None if days is None else dt.timedelta(days=days)
         # Bounded (carriers × months) and read once: the page needs no count, and the totals row and the
         # chart (by carrier over the whole period) are these groups added up — no second or third scan.
         self._groups = groups

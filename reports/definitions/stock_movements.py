@@ -40,8 +40,8 @@ class StockMovementParams(ReportFilterSet):
 @register
 class StockMovementsReport(Report):
     name = "stock-movements"
-    title = "Stock movements"
-    description = "The stock ledger for a period: every movement with the level's running balance."
+    title = "Stock ledger"
+    description = "The stock ledger for a period: every entry with the level's running balance."
     model = StockMovement
     required_permissions = ("inventory.view_stockmovement", "inventory.view_product")
     filterset_class = StockMovementParams

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db.models import Count, F, Q, Sum
 
 from backoffice.exports import INTEGER, MONEY, TEXT, Column
-from inventory.models import StockLevel
+from inventory.models import Category, StockLevel, Warehouse
 from reports.definitions._stock import STOCK_VALUE, UNCATEGORISED, StockParams, money
 from reports.registry import Chart, Report, register
 
@@ -38,16 +38,36 @@ class StockValuation(Report):
     order = 40
 
     def rows(self, queryset, params):
-        groups = (
-            queryset.filter(on_hand__gt=0)
-            .values(category_name=F("product__category__name"), warehouse_code=F("warehouse__code"))
-            .annotate(products=Count("id"), units=Sum("on_hand"), exact=Sum(STOCK_VALUE))
-            .order_by(F("product__category__name").asc(nulls_last=True), "warehouse__code")
+        """One grouped query by the keys (category id × warehouse id; names looked up for the few groups),
+        counting positive stock with a condition rather than a ``WHERE`` (SQLite would walk the on-hand index
+        and fetch every level out of order). Levels hold no negative stock, so the sums over every level are
+        those of the levels in stock; the totals row adds these groups up (no second scan)."""
+        groups = [
+            group
+            for group in queryset.order_by()
+            # Warehouse first: SQLite then reads the levels by their warehouse index and each product by its
+            # key (product first, it walked products by category and looked their levels up one by one).
+            .values(warehouse_key=F("warehouse_id"), category_key=F("product__category_id"))
+            .annotate(products=Count("id", filter=Q(on_hand__gt=0)), units=Sum("on_hand"), exact=Sum(STOCK_VALUE))
+            if group["products"]
+        ]
+        categories = dict(
+            Category.objects.filter(pk__in={group["category_key"] for group in groups}).values_list("pk", "name")
         )
-        self._selection = queryset
+        warehouses = dict(
+            Warehouse.objects.filter(pk__in={group["warehouse_key"] for group in groups}).values_list("pk", "code")
+        )
+        for group in groups:
+            group["category_name"] = categories.get(group["category_key"])
+            group["warehouse_code"] = warehouses[group["warehouse_key"]]
+        # By category name (uncategorised last), then warehouse code.
+        groups.sort(
+            key=lambda group: (group["category_name"] is None, group["category_name"] or "", group["warehouse_code"])
+        )
+        self._groups = groups
         rows: list[dict] = []
         current, members = object(), []
-        for group in list(groups) + [None]:
+        for group in [*groups, None]:
             category = None if group is None else (group["category_name"] or UNCATEGORISED)
             if members and category != current:
                 rows.append(self._subtotal(current, members))
@@ -79,10 +99,13 @@ class StockValuation(Report):
         }
 
     def totals(self, rows, params):
-        sums = self._selection.aggregate(
-            products=Count("id", filter=Q(on_hand__gt=0)), units=Sum("on_hand"), exact=Sum(STOCK_VALUE)
-        )
-        return {"products": sums["products"] or 0, "on_hand": sums["units"] or 0, "value": money(sums["exact"])}
+        """The whole selection: the groups added up (exact values, rounded once)."""
+        groups = self._groups
+        return {
+            "products": sum(group["products"] for group in groups),
+            "on_hand": sum(group["units"] for group in groups),
+            "value": money(sum(group["exact"] for group in groups) if groups else None),
+        }
 
     def chart_rows(self, result, rows):
         """One bar per category: the subtotal rows (over the whole result, not a page)."""

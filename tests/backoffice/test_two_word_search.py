@@ -1,0 +1,98 @@
+"""Two-word admin searches ("customer 12", "product 12") find exactly what Django's own search finds.
+
+A short word without letters ("12") is matched without upper-casing every value (``admin_tools._is_caseless``)
+and a search on local columns only goes through the keyed search too: the rows found must stay those of
+Django's plain ``search_fields`` search (each word in some field, any case), on every list.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin import ModelAdmin
+
+from backoffice import admin_tools
+from backoffice.admin_tools import _is_caseless
+from inventory.models import MovementKind, Product
+from inventory.services import StockLine, stock_receive
+from orders import services
+from orders.models import SalesOrder, Shipment
+from tests.factories import CarrierFactory, CustomerFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def plain_django_search(model, request, term):
+    """The rows Django's own ``ModelAdmin.get_search_results`` finds with the admin's ``search_fields``."""
+    model_admin = admin.site._registry[model]
+    queryset, duplicates = ModelAdmin.get_search_results(model_admin, request, model._default_manager.all(), term)
+    return set((queryset.distinct() if duplicates else queryset).values_list("pk", flat=True))
+
+
+def listed(admin_client, url, term) -> list:
+    response = admin_client.get(url, {"q": term})
+    assert response.status_code == 200
+    return list(response.context["cl"].result_list)
+
+
+@pytest.mark.parametrize(
+    ("term", "caseless"),
+    [("12", True), ("7", True), ("-/", True), ("a1", False), ("123", False), ("é", False), ("", False)],
+)
+def test_which_words_are_matched_without_upper_case(term, caseless):
+    assert _is_caseless(term) is caseless
+
+
+@pytest.fixture
+def catalogue(db):
+    return [
+        ProductFactory(sku="P-12", name="Scale product 3"),
+        ProductFactory(sku="P-3", name="Scale PRODUCT 12"),
+        ProductFactory(sku="P-4", name="Scale product 4", barcode="4012"),
+        ProductFactory(sku="P-5", name="Scale widget 12"),
+        ProductFactory(sku="P-6", name="Scale product 6"),
+    ]
+
+
+def test_products_two_word_search_matches_djangos(admin_client, rf, admin_user, catalogue):
+    request = rf.get("/")
+    request.user = admin_user
+    for term in ("product 12", "PRODUCT 12", "12 product", "product 1", "widget 12", "product", "12", "P-1"):
+        found = {product.pk for product in listed(admin_client, "/admin/inventory/product/", term)}
+        assert found == plain_django_search(Product, request, term), term
+    found = listed(admin_client, "/admin/inventory/product/", "product 12")
+    assert sorted(product.sku for product in found) == ["P-12", "P-3", "P-4"]
+
+
+@pytest.mark.parametrize("keys_limit", [2_000, 1])
+def test_orders_and_shipments_two_word_search_matches_djangos(
+    admin_client, rf, admin_user, warehouse, monkeypatch, keys_limit
+):
+    # keys_limit 1: every related match is "many" (a subquery), and a word in every customer's name
+    # ("scale") is dropped as true of every order and shipment (KeyedSearchMixin._in_every_row).
+    monkeypatch.setattr(admin_tools, "SEARCH_KEYS_LIMIT", keys_limit)
+    request = rf.get("/")
+    request.user = admin_user
+    tea = ProductFactory(sku="TEA-7", name="Tea")
+    stock_receive(lines=[StockLine(tea.pk, warehouse.pk, 50)], kind=MovementKind.OPENING)
+    carrier = CarrierFactory(name="DHL")
+    for code, name in (("C1", "Scale customer 12"), ("C2", "Scale customer 3"), ("C3", "Scale client 12")):
+        customer = CustomerFactory(code=code, name=name)
+        order = services.sales_order_create(customer=customer, warehouse=warehouse, user=admin_user)
+        services.sales_order_line_add(order=order, product=tea, quantity=1, user=admin_user)
+        services.sales_order_confirm(order=order, user=admin_user)
+        services.shipment_ship(
+            shipment=services.shipment_create(sales_order=order, user=admin_user, carrier=carrier), user=admin_user
+        )
+    terms = ("customer 12", "Customer 12", "customer 3", "client 12", "12 TEA-7", "customer 7", "scale 12", "SCALE")
+    for term in terms:
+        for model, url in ((SalesOrder, "/admin/orders/salesorder/"), (Shipment, "/admin/orders/shipment/")):
+            found = {row.pk for row in listed(admin_client, url, term)}
+            assert found == plain_django_search(model, request, term), (term, url)
+    orders = listed(admin_client, "/admin/orders/salesorder/", "customer 12")
+    assert [order.customer.name for order in orders] == ["Scale customer 12"]
+    shipments = listed(admin_client, "/admin/orders/shipment/", "customer 12")
+    assert [shipment.sales_order.customer.name for shipment in shipments] == ["Scale customer 12"]
+    orders = listed(admin_client, "/admin/orders/salesorder/", "scale 12")
+    assert sorted(order.customer.name for order in orders) == ["Scale client 12", "Scale customer 12"]
+    assert len(listed(admin_client, "/admin/orders/shipment/", "scale")) == 3
