@@ -502,7 +502,7 @@ class BulkImport:
                 else:
                     shown = " + ".join(f"{label} '{row[i]}'" for label, i in zip(key_labels, key_indexes, strict=True))
                     errors.setdefault(number, {}).setdefault(key_labels[-1], []).append(
-                        f"{shown} appears more than once in the file (first in row {first})."
+                        f"{shown} appears more than once in the file (first in row {self._line(first)})."
                     )
             # Every cell of the batch, column by column.
             values_by_column = []
@@ -605,6 +605,10 @@ class BulkImport:
         return plan
 
     # Helpers of the validation ---------------------------------------------------------------------
+
+    def _line(self, number: int) -> int:
+        """Data row ``number`` (from 1) as a message names it: the spreadsheet's row (header = 1)."""
+        return number + self.sheet.first_row - 1
 
     @staticmethod
     def _key_bad(row_errors: dict, key_labels: list[str]) -> bool:
@@ -736,9 +740,10 @@ class BulkImport:
                     continue
                 if value in first:
                     message = (
-                        f"{label} '{value}' appears more than once in the file (first in row {first[value]})."
+                        f"{label} '{value}' appears more than once in the file "
+                        f"(first in row {self._line(first[value])})."
                         if rule.condition is None or rule.blank_exempt
-                        else f"{rule.message} (row {first[value]} of the file)"
+                        else f"{rule.message} (row {self._line(first[value])} of the file)"
                     )
                     errors.setdefault(number, {}).setdefault(column, []).append(message)
                     continue

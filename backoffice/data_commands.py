@@ -33,7 +33,7 @@ from simple_history.models import HistoricalRecords
 from backoffice import import_jobs
 from backoffice.errors import BusinessError
 from backoffice.exports import AUTO, Column
-from backoffice.imports import ImportTarget, Outcome, ResourceTarget, import_apply, import_validate
+from backoffice.imports import ImportTarget, Outcome, ResourceTarget, import_apply, import_validate, sheet_line
 from backoffice.models import ImportJob
 from backoffice.uploads import Sheet, UploadRefused, file_format_for, read_upload
 
@@ -55,15 +55,13 @@ class DataResource:
 
     ``resource`` is the import-export resource (dotted path) when the import is
     a resource import (it is also the export); ``target`` a dotted path to an
-    ``ImportTarget`` instance otherwise (orders, stock counts, opening balances). ``lines`` says whether the
-    target numbers rows by their line in the file (the order imports) rather
-    than from 1 for the first data row (the resources).
+    ``ImportTarget`` instance otherwise (orders, stock counts, opening balances). Every target's errors
+    number rows as the spreadsheet does (the header is row 1).
     """
 
     name: str
     resource: str = ""
     target: str = ""
-    lines: bool = False
 
     @property
     def exportable(self) -> bool:
@@ -88,8 +86,8 @@ RESOURCES: dict[str, DataResource] = {
         DataResource("reorder-settings", resource="inventory.resources.StockLevelResource"),
         DataResource("customers", resource="orders.resources.CustomerResource"),
         DataResource("suppliers", resource="inventory.resources.SupplierResource"),
-        DataResource("sales-orders", target="orders.views.SALES_ORDER_IMPORT", lines=True),
-        DataResource("purchase-orders", target="orders.views.PURCHASE_ORDER_IMPORT", lines=True),
+        DataResource("sales-orders", target="orders.views.SALES_ORDER_IMPORT"),
+        DataResource("purchase-orders", target="orders.views.PURCHASE_ORDER_IMPORT"),
     )
 }
 
@@ -155,14 +153,14 @@ class ImportReport:
         return not self.errors
 
 
-def _updated_rows(outcome: Outcome) -> list[int]:
-    """Numbers of the rows that would change an existing record (resource imports)."""
+def _updated_rows(outcome: Outcome, sheet: Sheet) -> list[int]:
+    """Spreadsheet row numbers (header = 1) of the rows that would change an existing record (resource imports)."""
     result = outcome.result
     rows = getattr(result, "rows", None)
     if rows is None:
         return []
     return [
-        getattr(row, "number", None) or index
+        sheet_line(sheet, getattr(row, "number", None) or index)
         for index, row in enumerate(rows, 1)
         if getattr(row, "import_type", "") == "update"
     ]
@@ -176,20 +174,20 @@ def _key_column(resource: DataResource) -> str:
     return keys[0] if keys else ""
 
 
-def _value(sheet: Sheet, resource: DataResource, row: int, column: str) -> str:
-    index = row - sheet.first_row if resource.lines else row - 1
+def _value(sheet: Sheet, row: int, column: str) -> str:
+    index = row - sheet.first_row
     if not column or column not in sheet.headers or not 0 <= index < len(sheet.rows):
         return ""
     value = sheet.rows[index][sheet.headers.index(column)]
     return "" if value is None else str(value)
 
 
-def _with_values(errors, sheet: Sheet, resource: DataResource) -> list[dict[str, Any]]:
+def _with_values(errors, sheet: Sheet) -> list[dict[str, Any]]:
     return [
         {
             "row": error["row"],
             "column": error["column"],
-            "value": _value(sheet, resource, error["row"], error["column"]),
+            "value": _value(sheet, error["row"], error["column"]),
             "reason": error["reason"],
         }
         for error in errors
@@ -252,7 +250,7 @@ def run_import(
                 report = ImportReport(outcome)
                 if not update and outcome.updated:
                     column = _key_column(resource)
-                    rows = _updated_rows(outcome) or [0]
+                    rows = _updated_rows(outcome, sheet) or [0]
                     extra = [{"row": row, "column": column, "reason": EXISTS_REASON} for row in rows]
                     outcome.errors = sorted(list(outcome.errors) + extra, key=lambda e: (e["row"], e["column"]))
                     outcome.error_count += len(extra)
@@ -268,7 +266,7 @@ def run_import(
         raise
     if outcome.message and not outcome.errors:
         outcome.errors = [{"row": 0, "column": "", "reason": outcome.message}]
-    report.errors = _with_values(outcome.errors, sheet, resource)
+    report.errors = _with_values(outcome.errors, sheet)
     if not outcome.ok:
         status = ImportJob.Status.FAILED
     else:

@@ -17,8 +17,7 @@ The import engine (``backoffice.imports``) calls in here at each step:
   status endpoint reads; outside a transaction they are stored on the job.
 
 Row numbers are the spreadsheet's: the header is row 1, the first data row
-row 2 (import-export resources count data rows from 1; the order imports
-already count file lines).
+row 2 (the engine's outcomes already number rows so, as the preview shows them).
 
 Who sees what (``import_jobs_visible``): every staff user their own imports;
 Admins and Managers (permission ``backoffice.view_all_importjob``) and

@@ -156,10 +156,18 @@ class Outcome:
         return cls(**{key: value for key, value in (data or {}).items() if key in known})
 
 
+def sheet_line(sheet: Sheet | None, number: int) -> int:
+    """Data row ``number`` (first data row = 1) as the spreadsheet numbers it (header = 1); 0 (the file) stays 0."""
+    if not number:
+        return 0
+    return number + (sheet.first_row if sheet is not None else Sheet.first_row) - 1
+
+
 def first_rows(sheet: Sheet, kinds: dict[int, str] | None = None) -> list[dict[str, Any]]:
-    """The first rows of the file as text, with what the import does with each (new, update, …) when known."""
+    """The first rows of the file as text, numbered as the spreadsheet does (header = 1), with what the import
+    does with each (new, update, …) when known (``kinds`` by the same row numbers)."""
     rows = []
-    for index, values in enumerate(sheet.rows[:PREVIEW_ROWS], 1):
+    for index, values in enumerate(sheet.rows[:PREVIEW_ROWS], sheet.first_row):
         rows.append(
             {
                 "number": index,
@@ -181,7 +189,7 @@ class ImportTarget(abc.ABC):
     """
 
     name = ""
-    # Errors' ``row`` is the line of the file (header = 1); False: the data row (first data row = 1).
+    # Errors' ``row`` is the line of the file, as the spreadsheet numbers it (header = 1, first data row = 2).
     error_rows_are_lines = True
 
     @abc.abstractmethod
@@ -194,9 +202,9 @@ class ImportTarget(abc.ABC):
 
 
 class ResourceTarget(ImportTarget):
-    """A django-import-export resource: all or nothing (any bad row rolls the whole file back)."""
+    """A django-import-export resource: all or nothing (any bad row rolls the whole file back).
 
-    error_rows_are_lines = False
+    import-export and the bulk plan count data rows from 1; the outcome numbers them as the spreadsheet does."""
 
     def __init__(self, resource_class: type[Resource], **resource_kwargs) -> None:
         self.resource_class = resource_class
@@ -275,10 +283,12 @@ def outcome_of_plan(plan: ImportPlan, sheet: Sheet | None) -> Outcome:
         result=plan_result(plan, sheet),
         plan=plan,
     )
-    outcome.add_errors([RowError(row=row, column=column, reason=reason) for row, column, reason in plan.errors])
+    outcome.add_errors(
+        [RowError(row=sheet_line(sheet, row), column=column, reason=reason) for row, column, reason in plan.errors]
+    )
     kinds = dict(plan.preview_kinds)
     outcome.rows = [
-        {"number": index, "kind": kinds.get(index, ""), "values": values}
+        {"number": sheet_line(sheet, index), "kind": kinds.get(index, ""), "values": values}
         for index, values in enumerate(plan.first_rows, 1)
     ]
     return outcome
@@ -298,19 +308,21 @@ def outcome_of_result(result, sheet: Sheet) -> Outcome:
     )
     errors = [RowError(row=0, column="", reason=str(error.error)) for error in result.base_errors]
     for number, row_errors in result.row_errors():
-        errors.extend(RowError(row=number, column="", reason=str(error.error)) for error in row_errors)
+        line = sheet_line(sheet, number)
+        errors.extend(RowError(row=line, column="", reason=str(error.error)) for error in row_errors)
     for row in result.invalid_rows:
         for column, messages in row.error_dict.items():
             label = "" if column == "__all__" else column
-            errors.extend(RowError(row=row.number, column=label, reason=str(message)) for message in messages)
+            line = sheet_line(sheet, row.number)
+            errors.extend(RowError(row=line, column=label, reason=str(message)) for message in messages)
     errors.sort(key=lambda error: (error.row, error.column))
     outcome.add_errors(errors)
     kinds = {}
     for index, row in enumerate(result.rows[:PREVIEW_ROWS], 1):
-        kinds[getattr(row, "number", None) or index] = row.import_type
+        kinds[sheet_line(sheet, getattr(row, "number", None) or index)] = row.import_type
     for row in result.invalid_rows:
         if row.number <= PREVIEW_ROWS:
-            kinds[row.number] = "invalid"
+            kinds[sheet_line(sheet, row.number)] = "invalid"
     outcome.rows = first_rows(sheet, kinds)
     return outcome
 

@@ -109,7 +109,15 @@ def header_key(text) -> str:
     return " ".join(force_str(text).replace("_", " ").replace("-", " ").split()).casefold()
 
 
-class StrictImportMixin:
+class ReadableHeadersMixin:
+    """Readable column headers ("Sale price", ``COLUMN_LABELS``) for templates and exports (``column_label``)."""
+
+    def column_label(self, column_name: str) -> str:
+        """The readable header of a column ("Sale price"), as templates and exports write it."""
+        return COLUMN_LABELS.get(column_name) or column_name.replace("_", " ").capitalize()
+
+
+class StrictImportMixin(ReadableHeadersMixin):
     """Column checks, duplicate keys, errors reported by column, partial saves.
 
     ``required_columns`` must be in the file; a column the resource does not
@@ -124,10 +132,6 @@ class StrictImportMixin:
 
     def known_columns(self) -> set[str]:
         return {field.column_name for field in self.fields.values()}
-
-    def column_label(self, column_name: str) -> str:
-        """The readable header of a column ("Sale price"), as templates and exports write it."""
-        return COLUMN_LABELS.get(column_name) or column_name.replace("_", " ").capitalize()
 
     def canonical_headers(self, headers: list) -> list:
         """``headers`` as the resource's column names: a column's readable header or its name, in any case, is
@@ -209,7 +213,8 @@ class StrictImportMixin:
             raise ValidationError(
                 {
                     keys[-1]: [
-                        f"{shown} appears more than once in the file (first in row {self._duplicates[row_number]})."
+                        f"{shown} appears more than once in the file "
+                        f"(first in row {self._duplicates[row_number] + 1})."  # the spreadsheet's row (header = 1)
                     ]
                 }
             )
@@ -484,8 +489,8 @@ class StockLevelResource(StrictImportMixin, resources.ModelResource):
         return super().get_queryset().select_related("product", "warehouse")
 
 
-class StockMovementResource(resources.ModelResource):
-    """Export only: the stock ledger, one row per movement (quantities signed: negative out)."""
+class StockMovementResource(ReadableHeadersMixin, resources.ModelResource):
+    """Export only: the stock ledger, one row per movement (quantities signed: negative out), readable headers."""
 
     created_at = fields.Field(attribute="created_at", column_name="created_at", readonly=True)
     kind = fields.Field(attribute="kind", column_name="kind", readonly=True)

@@ -2,7 +2,7 @@
 
 Both read one row per product and warehouse (``sku``, ``warehouse`` code and a
 quantity), look every SKU and warehouse code up in one query per kind, report
-every bad row with its row number (1 = the first row under the header), column
+every bad row with its row number (as the spreadsheet numbers it: the header is row 1), column
 and reason, and write nothing unless every row is good. Stock moves only
 through ``inventory.services``; ``on_hand`` is never written directly:
 
@@ -87,7 +87,7 @@ class StockRowsImport(ImportTarget):
         products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
         warehouses = {w.code: w for w in Warehouse.objects.filter(code__in=codes)}
         rows, errors, first = [], [], {}
-        for number, record in enumerate(records, 1):
+        for number, record in enumerate(records, sheet.first_row):
             row_errors = []
             sku, code = _text(record.get("sku")), _text(record.get("warehouse"))
             product, warehouse = products.get(sku), warehouses.get(code)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from import_export import fields, resources
 
 from backoffice.field_rights import ProtectedFieldsResourceMixin
-from inventory.resources import NumberWidget, StrictImportMixin, YesNoWidget
+from inventory.resources import NumberWidget, ReadableHeadersMixin, StrictImportMixin, YesNoWidget
 from orders.models import Customer, PurchaseOrderLine, SalesOrderLine
 from orders.services.customers import (
     CHANGE_TAX_ID_PERM,
@@ -118,8 +118,8 @@ def header_field(attribute: str, column: str, **kwargs) -> fields.Field:
     return fields.Field(attribute=attribute, column_name=column, readonly=True, **kwargs)
 
 
-class SalesOrderLineResource(resources.ModelResource):
-    """Export only: one row per sales-order line with its order's header."""
+class SalesOrderLineResource(ReadableHeadersMixin, resources.ModelResource):
+    """Export only: one row per sales-order line with its order's header (readable column headers)."""
 
     order_number = header_field("order__number", "order_number")
     order_date = header_field("order__order_date", "order_date")
@@ -171,8 +171,8 @@ class SalesOrderLineResource(resources.ModelResource):
         return queryset.select_related("order__customer", "order__warehouse", "product").order_by("order__number", "id")
 
 
-class PurchaseOrderLineResource(resources.ModelResource):
-    """Export only: one row per purchase-order line with its order's header."""
+class PurchaseOrderLineResource(ReadableHeadersMixin, resources.ModelResource):
+    """Export only: one row per purchase-order line with its order's header (readable column headers)."""
 
     order_number = header_field("order__number", "order_number")
     order_date = header_field("order__order_date", "order_date")

@@ -143,7 +143,7 @@ def test_a_warehouse_users_background_export_holds_only_their_warehouses(
     assert job.query_string == "kind__exact=opening"
     assert response.status_code == 302 and job.status == "done" and job.row_count == 40
     rows = file_rows(client.get(reverse("admin:backoffice_exportjob_download", args=[job.pk])))
-    warehouse_column = rows[0].index("warehouse")
+    warehouse_column = rows[0].index("Warehouse")  # the ledger's readable header
     assert len(rows) == 41 and {row[warehouse_column] for row in rows[1:]} == {"MAIN"}
 
 

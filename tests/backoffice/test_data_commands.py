@@ -123,7 +123,7 @@ def test_changed_rows_need_update(products_csv, beverages):
     error = refused("import_data", "products", str(products_csv))
     assert error.returncode == 1
     assert read_errors(products_csv) == [
-        {"row": "1", "column": "sku", "value": "NW-001", "reason": "exists; use --update"}
+        {"row": "2", "column": "sku", "value": "NW-001", "reason": "exists; use --update"}  # header = row 1
     ]
     assert Product.objects.get(sku="NW-001").name == "Old chai"
     assert not Product.objects.filter(sku="NW-002").exists()  # all or nothing
@@ -153,8 +153,8 @@ def test_bad_rows_exit_1_with_every_error_in_the_errors_file(tmp_path, beverages
     error = refused("import_data", "products", str(path))
     assert error.returncode == 1 and "bad.csv.errors.csv" in str(error)
     assert read_errors(path) == [
-        {"row": "2", "column": "sale_price", "value": "cheap", "reason": "'cheap' is not a number."},
-        {"row": "3", "column": "category", "value": "Nope", "reason": "No category with name 'Nope'."},
+        {"row": "3", "column": "sale_price", "value": "cheap", "reason": "'cheap' is not a number."},
+        {"row": "4", "column": "category", "value": "Nope", "reason": "No category with name 'Nope'."},
     ]
     assert not Product.objects.exists()
 
@@ -164,7 +164,7 @@ def test_errors_file_lists_every_error_beyond_what_the_admin_shows(tmp_path, bev
     rows = [["sku", "name", "sale_price"]] + [[f"A-{n}", "x", "cheap"] for n in range(5)]
     path = write_csv(tmp_path / "bad.csv", rows)
     assert "5 error(s)" in str(refused("import_data", "products", str(path)))
-    assert [e["row"] for e in read_errors(path)] == ["1", "2", "3", "4", "5"]
+    assert [e["row"] for e in read_errors(path)] == ["2", "3", "4", "5", "6"]  # the spreadsheet's rows
 
 
 def test_missing_column_is_reported(tmp_path):
@@ -284,7 +284,7 @@ def test_opening_balances_write_opening_movements_once(tmp_path, warehouse, make
 
     assert refused("import_data", "opening-balances", str(path)).returncode == 1  # twice would double the stock
     assert read_errors(path) == [
-        {"row": "1", "column": "sku", "value": "A", "reason": "'A' already has an opening balance in MAIN."}
+        {"row": "2", "column": "sku", "value": "A", "reason": "'A' already has an opening balance in MAIN."}
     ]
     assert StockMovement.objects.count() == 1
 
@@ -303,12 +303,12 @@ def test_opening_balances_report_every_bad_row(tmp_path, warehouse):
     )
     assert refused("import_data", "opening-balances", str(path)).returncode == 1
     assert [(e["row"], e["column"], e["value"]) for e in read_errors(path)] == [
-        ("2", "sku", "NOPE"),
-        ("3", "quantity", "-3"),
-        ("3", "unit_cost", "x"),
-        ("3", "warehouse", "FAR"),
-        ("4", "quantity", "2.5"),
-        ("4", "warehouse", "MAIN"),  # A in MAIN twice
+        ("3", "sku", "NOPE"),
+        ("4", "quantity", "-3"),
+        ("4", "unit_cost", "x"),
+        ("4", "warehouse", "FAR"),
+        ("5", "quantity", "2.5"),
+        ("5", "warehouse", "MAIN"),  # A in MAIN twice
     ]
     assert not StockMovement.objects.exists()
 
@@ -348,10 +348,10 @@ def test_stock_count_bad_rows_write_nothing(tmp_path, warehouse, stocked_product
     )
     assert refused("import_data", "stock-counts", str(path)).returncode == 1
     assert [(e["row"], e["column"], e["reason"]) for e in read_errors(path)] == [
-        ("1", "counted", "Counted 3 but 5 are reserved for orders (ship or release them first)."),
-        ("2", "warehouse", "sku 'CHAI' + warehouse 'MAIN' appears more than once in the file (first in row 1)."),
-        ("3", "counted", "'lots' is not a number."),
-        ("3", "warehouse", "sku 'CHAI' + warehouse 'MAIN' appears more than once in the file (first in row 1)."),
+        ("2", "counted", "Counted 3 but 5 are reserved for orders (ship or release them first)."),
+        ("3", "warehouse", "sku 'CHAI' + warehouse 'MAIN' appears more than once in the file (first in row 2)."),
+        ("4", "counted", "'lots' is not a number."),
+        ("4", "warehouse", "sku 'CHAI' + warehouse 'MAIN' appears more than once in the file (first in row 2)."),
     ]
     assert not StockAdjustment.objects.exists()
     assert StockLevel.objects.get(product=stocked_product).on_hand == 10

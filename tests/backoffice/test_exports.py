@@ -261,10 +261,14 @@ def test_admin_ledger_export_keeps_negative_quantities_numeric(admin_client, war
     assert [label for value, label in form.context["form"].fields["format"].choices if value != ""] == ["csv", "xlsx"]
 
     sheet = workbook_sheet(export(admin_client, "stockmovement", XLSX_FORMAT))
-    quantities = [(cell.data_type, cell.value) for cell in column(sheet, "quantity")]
+    assert [cell.value for cell in sheet[1]] == [
+        "Created at", "Kind", "SKU", "Product name", "Warehouse", "Quantity", "Balance after", "Unit cost",
+        "Reference", "Note", "User",
+    ]  # fmt: skip
+    quantities = [(cell.data_type, cell.value) for cell in column(sheet, "Quantity")]
     assert sorted(quantities) == [("n", -3), ("n", 10)]
-    assert all(cell.is_date for cell in column(sheet, "created_at"))
-    assert {cell.value for cell in column(sheet, "unit_cost")} == {9}
+    assert all(cell.is_date for cell in column(sheet, "Created at"))
+    assert {cell.value for cell in column(sheet, "Unit cost")} == {9}
 
     rows = {row[5]: row for row in csv_rows(export(admin_client, "stockmovement", CSV_FORMAT))[1:]}
     assert set(rows) == {"10", "-3"}  # a negative number is not text: no quote
@@ -299,14 +303,21 @@ def test_sales_order_export_keeps_one_row_per_line_with_its_columns(admin_client
     order, _ = orders
     sheet = workbook_sheet(export(admin_client, "salesorder", XLSX_FORMAT, app="orders"))
 
-    assert [cell.value for cell in sheet[1]] == list(SalesOrderLineResource().get_export_headers())
+    resource = SalesOrderLineResource()
+    assert [cell.value for cell in sheet[1]] == [resource.column_label(h) for h in resource.get_export_headers()]
+    assert [cell.value for cell in sheet[1]] == [
+        "Order number", "Order date", "Required date", "Status", "Customer code", "Customer name",
+        "Customer reference", "Warehouse", "SKU", "Product name", "Quantity", "Unit price", "Discount percent",
+        "Tax rate (%)", "Net amount", "Tax amount", "Total amount", "Quantity reserved", "Quantity shipped",
+        "Order total",
+    ]  # fmt: skip
     line = dict(zip([cell.value for cell in sheet[1]], sheet[2], strict=True))
-    assert line["order_number"].value == order.number
-    assert line["order_date"].is_date and line["order_date"].value.date() == order.order_date
-    assert (line["quantity"].data_type, line["quantity"].value) == ("n", 2)
-    assert (line["unit_price"].data_type, line["unit_price"].value) == ("n", 18)
-    assert (line["customer_name"].value, line["customer_name"].quotePrefix) == ("=evil()", True)
-    assert line["order_total"].data_type == "n"
+    assert line["Order number"].value == order.number
+    assert line["Order date"].is_date and line["Order date"].value.date() == order.order_date
+    assert (line["Quantity"].data_type, line["Quantity"].value) == ("n", 2)
+    assert (line["Unit price"].data_type, line["Unit price"].value) == ("n", 18)
+    assert (line["Customer name"].value, line["Customer name"].quotePrefix) == ("=evil()", True)
+    assert line["Order total"].data_type == "n"
 
 
 def test_purchase_order_csv_export_keeps_one_row_per_line_with_its_columns(admin_client, orders):
@@ -316,9 +327,15 @@ def test_purchase_order_csv_export_keeps_one_row_per_line_with_its_columns(admin
     assert isinstance(response, StreamingHttpResponse)
     assert f"purchase-orders-{timezone.localdate().isoformat()}.csv" in response["Content-Disposition"]
     header, line = csv_rows(response)
-    assert header == list(PurchaseOrderLineResource().get_export_headers())
+    assert header == [
+        "Order number", "Order date", "Expected date", "Status", "Supplier code", "Supplier name",
+        "Supplier reference", "Warehouse", "SKU", "Product name", "Quantity", "Unit cost", "Line total",
+        "Quantity received", "Order total",
+    ]  # fmt: skip
+    resource = PurchaseOrderLineResource()
+    assert header == [resource.column_label(h) for h in resource.get_export_headers()]
     row = dict(zip(header, line, strict=True))
-    assert (row["order_number"], row["sku"], row["quantity"]) == (purchase.number, "CHAI", "7")
+    assert (row["Order number"], row["SKU"], row["Quantity"]) == (purchase.number, "CHAI", "7")
 
 
 def test_export_needs_the_view_permission(client, make_user, hostile_products):

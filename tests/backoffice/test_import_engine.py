@@ -248,7 +248,7 @@ def test_supplier_products_and_reorder_settings_update_by_their_two_part_key(cat
         target=levels,
         user=admin_user,
     )
-    assert not bad.ok and {(e["row"], e["column"]) for e in bad.errors} == {(1, "reorder_point"), (2, "sku")}
+    assert not bad.ok and {(e["row"], e["column"]) for e in bad.errors} == {(2, "reorder_point"), (3, "sku")}
     assert StockLevel.objects.get().reorder_point == 5
 
 

@@ -100,7 +100,7 @@ def test_dates_are_dates_in_xlsx_exports(admin_client, tea, warehouse, stocked_p
     response = admin_client.post(reverse("admin:inventory_stockmovement_export"), {"format": XLSX_FORMAT})
     sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     headers = [cell.value for cell in sheet[1]]
-    created = sheet.cell(row=2, column=headers.index("created_at") + 1)
+    created = sheet.cell(row=2, column=headers.index("Created at") + 1)  # readable header, as every export
     assert created.is_date
     assert sheet.title == "Stock ledger"  # the list's name
 

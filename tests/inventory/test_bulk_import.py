@@ -122,7 +122,7 @@ def test_a_bad_last_row_of_a_large_file_writes_nothing(categories, admin_user):
 
     assert not outcome.ok and outcome.error_count == 1
     [error] = outcome.errors
-    assert (error["row"], error["column"]) == (2000, "sale_price")
+    assert (error["row"], error["column"]) == (2001, "sale_price")  # the spreadsheet's row: header = 1
     assert "greater than or equal to 0" in error["reason"]
     assert not Product.objects.exists() and not Product.history.exists()
 
@@ -140,11 +140,11 @@ def test_uniqueness_is_checked_in_the_file_and_against_the_database(categories, 
     outcome = import_validate(sheet=sheet_of(rows), target=TARGET, user=admin_user)
 
     found = {(e["row"], e["column"]): e["reason"] for e in outcome.errors}
-    assert "appears more than once in the file (first in row 1)" in found[(2, "barcode")]
-    assert found[(3, "barcode")] == "Product with this barcode already exists."
-    assert found[(4, "category")] == "No category with name 'Nope'."
-    assert {"name", "sale_price", "tax_rate"} <= {column for row, column in found if row == 5}
-    assert (1, "barcode") not in found
+    assert "appears more than once in the file (first in row 2)" in found[(3, "barcode")]
+    assert found[(4, "barcode")] == "Product with this barcode already exists."
+    assert found[(5, "category")] == "No category with name 'Nope'."
+    assert {"name", "sale_price", "tax_rate"} <= {column for row, column in found if row == 6}
+    assert (2, "barcode") not in found
     assert outcome.error_count == 6
 
 
@@ -156,7 +156,7 @@ def test_taking_a_barcode_another_product_gives_up_in_the_same_file_is_refused(a
 
     outcome = import_apply(sheet=sheet, target=TARGET, user=admin_user)
 
-    assert [(e["row"], e["column"]) for e in outcome.errors] == [(1, "barcode"), (2, "barcode")]
+    assert [(e["row"], e["column"]) for e in outcome.errors] == [(2, "barcode"), (3, "barcode")]
     assert Product.objects.get(sku="A").barcode == "ONE"
 
 

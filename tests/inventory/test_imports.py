@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from backoffice.models import ImportJob
 from inventory.models import Category, Product, StockLevel, Supplier, SupplierProduct, Warehouse
 from tests.factories import (
     CategoryFactory,
@@ -148,9 +150,39 @@ def test_every_bad_row_is_reported_and_nothing_is_written(admin_client, beverage
     invalid = {row.number: row.error_dict for row in response.context["result"].invalid_rows}
     assert invalid[2] == {"sale_price": ["'abc' is not a number."]}
     assert invalid[3] == {"category": ["No category with name 'Snacks'."]}
-    assert invalid[4] == {"sku": ["sku 'GOOD' appears more than once in the file (first in row 1)."]}
+    # import-export's own row numbers (first data row = 1); messages name the spreadsheet's row (header = 1).
+    assert invalid[4] == {"sku": ["sku 'GOOD' appears more than once in the file (first in row 2)."]}
     assert set(invalid[5]) == {"sale_price", "is_active"}
     assert_rejected(response, "'abc' is not a number.", "No category with name 'Snacks'.", "appears more than once")
+
+
+def test_the_preview_numbers_rows_as_the_spreadsheet_does_header_is_row_1(admin_client, beverages):
+    upload = csv_file(
+        [
+            PRODUCT_HEADER,
+            ["A-1", "First", "Beverages", "1", "1", "0", "yes"],
+            ["A-2", "Second", "Beverages", "2", "1", "0", "yes"],
+            ["A-3", "Third", "Beverages", "cheap", "1", "0", "yes"],  # the 3rd data row: row 4 of the sheet
+        ]
+    )
+
+    response = preview(admin_client, "product", upload)
+
+    outcome = response.context["outcome"]
+    assert [(e["row"], e["column"], e["reason"]) for e in outcome.errors] == [
+        (4, "sale_price", "'cheap' is not a number.")
+    ]
+    assert [(row["number"], row["values"][0]) for row in outcome.rows] == [(2, "A-1"), (3, "A-2"), (4, "A-3")]
+    content = response.content.decode()
+    errors = content[content.index('id="import-errors"') :]
+    assert "<td>4</td><td><code>sale_price</code></td>" in errors
+    shown = content[content.index('id="import-rows"') :]
+    assert re.findall(r"<tr[^>]*><td>(\d+)</td>", shown) == ["2", "3", "4"]  # each shown row's number
+    assert "<td>4</td><td>invalid</td><td>A-3</td>" in shown
+    assert_rejected(response, "'cheap' is not a number.")
+
+    job = ImportJob.objects.get(pk=outcome.job_id)  # the import's result page: the same row number
+    assert [(r["row"], r["column"], r["value"]) for r in job.bad_rows] == [(4, "sale_price", "cheap")]
 
 
 def test_duplicate_sku_differing_in_case_is_caught(admin_client, beverages):
