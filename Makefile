@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run setup install install-dev test test-fast lint bench check-migrations browser clean check backup restore
+.PHONY: run setup install install-dev test test-fast lint bench check-migrations browser system-packages clean check backup restore
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ install-dev: $(VENV)/.installed-dev
 setup run check-migrations: export DJANGO_DEBUG ?= true
 
 ## setup: migrate, roles, schedules, demo data, admin account, static files (idempotent)
-setup: install
+setup: install system-packages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py setup_roles
 	$(BIN)/python manage.py setup_schedules
@@ -41,7 +41,7 @@ run: setup
 	PORT=$(PORT) $(BIN)/honcho start -f Procfile web worker
 
 ## test: install what tests need, then the whole suite (unit, integration, browser)
-test: install-dev check-migrations browser
+test: install-dev check-migrations browser system-packages
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # Commands below run in development mode on a machine without DJANGO_SECRET_KEY (production sets it).
@@ -68,6 +68,16 @@ browser:
 	@if [ -z "$$CHROMIUM_PATH" ] && [ ! -x /usr/bin/chromium ]; then \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null; \
+	fi
+
+# WeasyPrint's system libraries and fonts (PDF documents, orders/documents_pdf.py) and poppler-utils (pdftoppm:
+# a browser test keeps a PNG of the PDF it received), from Debian's packages, only when missing.
+system-packages:
+	@if ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || ! ldconfig -p | grep -q 'libharfbuzz-subset.so.0' \
+	  || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || ! command -v pdftoppm >/dev/null; then \
+	  echo "Installing WeasyPrint's libraries (pango, harfbuzz), fonts and poppler-utils from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+	    libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core poppler-utils >/dev/null; \
 	fi
 
 lint: install-dev

@@ -78,6 +78,13 @@ class CreditLimitExceeded(BusinessError):
     http_status = 409
 
 
+class PermissionRefused(BusinessError):
+    """The user's role does not allow this step of a workflow (e.g. approving credit); nothing was written."""
+
+    code = "permission_refused"
+    http_status = 403
+
+
 @dataclass(frozen=True)
 class RowError:
     """One problem in an imported file: where it is and what is wrong."""

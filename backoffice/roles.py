@@ -115,6 +115,7 @@ ROLE_EXTRA_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "inventory.apply_stocktransfer",
         "orders.confirm_salesorder",
         "orders.override_credit_salesorder",
+        "orders.approve_credit",
         # Field-level rights (docs/security.md "Credit limit and tax exemption", "Encryption at rest").
         "orders.change_customer_credit",
         "orders.change_customer_tax_id",

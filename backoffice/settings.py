@@ -292,6 +292,16 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = [("Admin", a) for a in env_list("DJANGO_ADMINS")]
 # The address people open the back office at: absolute links in e-mails (scheduled reports).
 SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+# Documents (order confirmation, purchase order, packing slip, delivery note PDFs; docs/operations.md):
+# the company printed at the top, and the currency every amount is shown in (backoffice.money).
+COMPANY_NAME = os.environ.get("COMPANY_NAME", "") or "Backoffice"
+COMPANY_ADDRESS = os.environ.get("COMPANY_ADDRESS", "").replace("\\n", "\n")
+# A PNG/JPEG/SVG file: an absolute path, or a static file path such as "orders/pdf/logo.svg". Empty = no logo.
+COMPANY_LOGO = os.environ.get("COMPANY_LOGO", "")
+# ISO 4217 code; by default the currency of LANGUAGE_CODE's country (en-us → USD, en-gb → GBP, de/fr/… → EUR).
+CURRENCY = os.environ.get("CURRENCY", "").strip().upper() or {"en-gb": "GBP", "en-us": "USD", "en": "USD"}.get(
+    LANGUAGE_CODE.lower(), "EUR"
+)
 # The daily reorder alert also creates the draft purchase orders (reports.reorder; docs/reports.md).
 REORDER_AUTO_DRAFT = env_bool("REORDER_AUTO_DRAFT", False)
 
@@ -422,7 +432,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular plus the error responses and headers of every /api/v1/ operation (docs/api.md).
+    "DEFAULT_SCHEMA_CLASS": "backoffice.api_schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "backoffice.api.exception_handler",
     # JSON nested deeper than backoffice.limits.MAX_JSON_DEPTH is a 400 (docs/security.md).
     "DEFAULT_PARSER_CLASSES": [
@@ -529,4 +540,14 @@ UNFOLD = {
         "navigation": "backoffice.navigation.sidebar_navigation",
     },
     "ACCOUNT": {"navigation": "backoffice.navigation.account_navigation"},
+    # Hub panels, overdue/backordered highlights, phone-width cards (no inline styles: CSP).
+    "STYLES": ["backoffice.navigation.admin_stylesheet"],
+    "SCRIPTS": ["backoffice.navigation.admin_script"],
+    # Ctrl+K finds records too (backoffice/record_search.py: permissions, warehouse scope, indexed lookups).
+    # Unfold's own model search stays off: it reads every row an admin search matches, unbounded.
+    "COMMAND": {
+        "search_models": False,
+        "search_callback": "backoffice.record_search.command_search",
+        "show_history": True,
+    },
 }

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backoffice.dashboard_cache import cached
+from backoffice.money import format_money
 from backoffice.roles import ADMIN, MANAGER, PURCHASING, SALES, VIEWER, WAREHOUSE
 from backoffice.scoping import scope_queryset, user_warehouse_ids
 
@@ -119,7 +120,7 @@ def _scoped(user, queryset):
 def _sold():
     from orders.models import SalesOrderStatus
 
-    return ~Q(status__in=[SalesOrderStatus.DRAFT, SalesOrderStatus.CANCELLED])
+    return ~Q(status__in=SalesOrderStatus.NOT_SOLD)
 
 
 def order_counts(user, today: dt.date) -> dict:
@@ -138,11 +139,10 @@ def order_counts(user, today: dt.date) -> dict:
 
 
 def over_credit_count(user) -> int:
-    """Drafts that would go over their customer's credit limit: they await a Manager (one query)."""
-    from orders.models import SalesOrder
-    from orders.selectors import over_credit_limit
+    """Orders over their customer's credit limit that Sales sent for approval: they await a Manager (one query)."""
+    from orders.models import SalesOrder, SalesOrderStatus
 
-    return over_credit_limit(_scoped(user, SalesOrder.objects.all())).count()
+    return _scoped(user, SalesOrder.objects.filter(status=SalesOrderStatus.AWAITING_APPROVAL)).count()
 
 
 def backordered_line_counts(user) -> dict:
@@ -253,13 +253,13 @@ def month_sales(user, today: dt.date) -> dict:
 
 def top_products(user, today: dt.date, days: int = SALES_DAYS, limit: int = TOP_PRODUCTS) -> list[dict]:
     """The ``limit`` products with the highest net sales over the last ``days`` days (one query)."""
-    from orders.models import SalesOrderLine
+    from orders.models import SalesOrderLine, SalesOrderStatus
 
     first = today - dt.timedelta(days=days - 1)
     lines = _scoped(
         user,
         SalesOrderLine.objects.filter(order__order_date__gte=first, order__order_date__lte=today).exclude(
-            order__status__in=["draft", "cancelled"]
+            order__status__in=SalesOrderStatus.NOT_SOLD
         ),
     )
     return list(
@@ -344,8 +344,8 @@ def _sales_section(page: _Page) -> Section:
         Figure(
             _("Awaiting credit approval"),
             over,
-            _("Drafts over the customer's credit limit"),
-            changelist("orders.salesorder", credit="over"),
+            _("Sent to a Manager: over the customer's credit limit"),
+            changelist("orders.salesorder", credit="awaiting"),
             tone="warning" if over else "",
         ),
         Figure(
@@ -473,7 +473,7 @@ def _management_section(page: _Page) -> Section:
                 change or _("Net, before tax and shipping"),
                 report_link(page.user, "sales-summary", date_range="month_to_date", group_by="day"),
                 money=True,
-                secondary=_("Last month: %(amount)s") % {"amount": f"{last:,.2f}"},
+                secondary=_("Last month: %(amount)s") % {"amount": format_money(last)},
             )
         )
     if counts is not None:
@@ -481,8 +481,8 @@ def _management_section(page: _Page) -> Section:
             Figure(
                 _("Over credit limit"),
                 over,
-                _("Drafts awaiting a Manager's approval"),
-                changelist("orders.salesorder", credit="over"),
+                _("Orders awaiting your credit approval"),
+                changelist("orders.salesorder", credit="awaiting"),
                 tone="warning" if over else "",
             ),
             Figure(

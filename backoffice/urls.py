@@ -5,7 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from backoffice import health, metrics, signin_views
+from backoffice import health, metrics, signin_views, welcome
 
 admin.site.site_header = "Backoffice"
 admin.site.site_title = "Backoffice"
@@ -17,6 +17,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/two-factor/", include(signin_views.urls)),
+    # The welcome e-mail's set-password link (backoffice/onboarding.py), before the admin's catch-all URLs.
+    path("admin/welcome/", include(welcome.urls)),
     # Report pages (reports/urls.py) before the admin's catch-all URLs.
     path("admin/report/", include("reports.urls")),
     path("admin/", admin.site.urls),
@@ -25,3 +27,6 @@ urlpatterns = [
     # The split view serves Swagger UI's start-up script from a URL, not inline (Content-Security-Policy).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# 403 inside the admin's frame, naming the role that may open the page (backoffice/denied.py).
+handler403 = "backoffice.denied.permission_denied"

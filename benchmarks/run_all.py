@@ -20,6 +20,7 @@ SCRIPTS = [
     "pages.py",
     "reports.py",
     "reorder.py",
+    "record_search.py",
 ]
 
 

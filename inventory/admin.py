@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import (
+    AutocompleteSelectFilter,
     BooleanRadioFilter,
     ChoicesDropdownFilter,
     RangeDateFilter,
@@ -29,6 +32,7 @@ from unfold.enums import ActionVariant
 from backoffice.admin_tools import (
     BusinessErrorAdminMixin,
     ImportExportAdminMixin,
+    IndexFriendlyChangeList,
     KeyedSearchMixin,
     LargeListAdminMixin,
     SafeHistoryAdminMixin,
@@ -40,12 +44,14 @@ from backoffice.admin_tools import (
     status_badge,
     workflow_redirect,
 )
-from backoffice.autocomplete import LoadedAutocompleteInlineMixin
+from backoffice.autocomplete import ChooserAutocompleteMixin, LoadedAutocompleteInlineMixin
 from backoffice.errors import BusinessError
 from backoffice.export_admin import StreamedExportMixin
 from backoffice.field_rights_admin import ProtectedFieldsAdminMixin, masked_display
+from backoffice.money import money_column
+from backoffice.record_search import document_links
 from backoffice.scoping import scope_queryset
-from inventory import services
+from inventory import count_views, services
 from inventory.models import (
     Category,
     Product,
@@ -68,6 +74,7 @@ from inventory.resources import (
     SupplierResource,
     WarehouseResource,
 )
+from orders.line_entry import LINE_PICKERS, product_picker_details, stock_figures_view
 
 ACTIVE_COLORS = {True: "success", False: "danger"}
 
@@ -158,47 +165,31 @@ class SupplierCatalogueInline(SupplierProductInline):
     verbose_name_plural = _("products supplied")
 
 
-class ProductStockInline(WarehouseScopedInlineMixin, TabularInline):
-    """Read-only stock of one product per warehouse the user may see (quantities move through documents)."""
-
-    model = StockLevel
-    extra = 0
-    tab = True
-    show_title = False
-    fields = ("warehouse", "on_hand", "allocated", "available", "reorder_point", "reorder_quantity")
-    readonly_fields = fields
-    verbose_name_plural = _("stock")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("warehouse")
-
-    @display(description=_("available"))
-    def available(self, obj):
-        return obj.available
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Product)
-class ProductAdmin(ImportableAdmin):
+class ProductAdmin(ChooserAutocompleteMixin, ImportableAdmin):
     """Products (SKUs): prices, cost, tax; stock per warehouse and suppliers on tabs.
 
-    The moving-average cost is maintained by receipts and never saved from here.
+    The moving-average cost is maintained by receipts and never saved from here. The product pickers
+    of document lines offer active products only, with price, tax and stock (``orders.admin.line_entry``).
     """
 
+    autocomplete_limits = {source: Q(is_active=True) for source in LINE_PICKERS}
+
     resource_classes = [ProductResource]
-    list_display = ("sku", "name", "category", "sale_price", "cost", "average_cost", "on_hand_total", "active")
+    list_display = (
+        "sku",
+        "name",
+        "category",
+        "sale_price_display",
+        "cost_display",
+        "average_cost_display",
+        "on_hand_total",
+        "active",
+    )
     list_display_links = ("sku", "name")
     list_select_related = ("category",)
     # Indexed sorts (``(column, sku)``); the category sorts through a join no index serves: filter it.
-    sortable_by = ("sku", "name", "sale_price", "cost", "average_cost", "active")
+    sortable_by = ("sku", "name", "sale_price_display", "cost_display", "average_cost_display", "active")
     search_fields = ("sku", "name", "barcode")
     list_filter = (
         ("category", RelatedDropdownFilter),
@@ -206,16 +197,29 @@ class ProductAdmin(ImportableAdmin):
         ("sale_price", RangeNumericFilter),
     )
     autocomplete_fields = ("category",)
-    readonly_fields = ("average_cost", "created_at", "updated_at")
+    readonly_fields = ("average_cost_display", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("sku", "name", "category", "unit", "barcode", "is_active")}),
-        (_("Prices"), {"fields": ("sale_price", "cost", "average_cost", "tax_rate")}),
+        (_("Prices"), {"fields": ("sale_price", "cost", "average_cost_display", "tax_rate")}),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ["collapse"]}),
     )
-    inlines = [ProductStockInline, ProductSupplierInline]
+    # Stock per warehouse is on the hub panel above the form (with its total and ledger links).
+    inlines = [ProductSupplierInline]
+    change_form_outer_before_template = "admin/record_hub_panel.html"
     show_full_result_count = False
     list_per_page = 50
     active = active_badge()
+    # Prices with the decimals they need and the currency (backoffice.money); the forms keep raw numbers.
+    sale_price_display = money_column("sale_price", _("sale price"), price=True)
+    cost_display = money_column("cost", _("cost"), price=True)
+    average_cost_display = money_column("average_cost", _("average cost"), price=True)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        from orders.admin.hub import product_hub_panel
+
+        context["record_hub"] = product_hub_panel(request, obj)
+        context["record_hub_title"] = _("Stock and orders")
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_queryset(self, request):
         # On hand in the warehouses this user may see: a subquery computed for the listed rows only (a far
@@ -229,6 +233,9 @@ class ProductAdmin(ImportableAdmin):
     @display(description=_("on hand"))
     def on_hand_total(self, obj):
         return obj.on_hand_sum
+
+    def autocomplete_result_details(self, request, products):
+        return product_picker_details(request, products)
 
     def save_model(self, request, obj, form, change):
         obj._history_user = request.user
@@ -291,11 +298,19 @@ class SupplierAdmin(ProtectedFieldsAdminMixin, ImportableAdmin):
         (_("Payment"), {"fields": ("bank_account",)}),
     )
     inlines = [SupplierCatalogueInline]
+    change_form_outer_before_template = "admin/record_hub_panel.html"
     show_full_result_count = False
     # Unfold renders ~4.5 KB of markup per row of 8 columns: Django's default 100 rows made a 0.46 MB page.
     list_per_page = 50
     active = active_badge()
     bank_account_masked = masked_display("bank_account", _("bank account"))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        from orders.admin.hub import supplier_orders_panel
+
+        context["record_hub"] = supplier_orders_panel(request, obj)
+        context["record_hub_title"] = _("Purchase orders and price list")
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(SupplierProduct)
@@ -303,7 +318,7 @@ class SupplierProductAdmin(ImportableAdmin):
     """Supplier price lists: supplier SKU, unit cost, minimum order, preferred supplier."""
 
     resource_classes = [SupplierProductResource]
-    list_display = ("supplier", "product", "supplier_sku", "unit_cost", "minimum_order_quantity", "preferred")
+    list_display = ("supplier", "product", "supplier_sku", "unit_cost_display", "minimum_order_quantity", "preferred")
     list_select_related = ("supplier", "product")
     search_fields = ("supplier__code", "supplier__name", "product__sku", "product__name", "supplier_sku")
     list_filter = (("supplier", RelatedDropdownFilter), ("preferred", BooleanRadioFilter))
@@ -315,6 +330,7 @@ class SupplierProductAdmin(ImportableAdmin):
     ordering = ("supplier_id", "product_id")
     sortable_by = ("product",)
     list_per_page = 50
+    unit_cost_display = money_column("unit_cost", _("unit cost"), price=True)
 
 
 # ---------------------------------------------------------------------------
@@ -358,6 +374,8 @@ class StockLevelAdmin(WarehouseScopedAdminMixin, ImportableAdmin):
         "reorder_quantity",
         "reorder_badge",
     )
+    #: at phone width the list shows one card per level with these (templates/admin/phone_cards_results.html)
+    phone_card_fields = ("product", "warehouse", "on_hand", "allocated", "available", "reorder_badge")
     list_select_related = ("product", "warehouse")
     # Every column but the warehouse (a handful of values: use the filter) sorts on an index.
     sortable_by = ("product", "on_hand", "allocated", "available", "reorder_point", "reorder_quantity")
@@ -371,6 +389,14 @@ class StockLevelAdmin(WarehouseScopedAdminMixin, ImportableAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_available()
+
+    def get_urls(self):
+        figures = path(
+            "figures/",
+            self.admin_site.admin_view(lambda request: stock_figures_view(self, request)),
+            name="inventory_stocklevel_figures",
+        )
+        return [figures, *super().get_urls()]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
@@ -399,6 +425,16 @@ class StockLevelAdmin(WarehouseScopedAdminMixin, ImportableAdmin):
             obj.save()
 
 
+class LedgerChangeList(IndexFriendlyChangeList):
+    """The ledger page's rows carry the page of the document each reference names (one query per kind)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        links = document_links(request.user, {row.reference for row in self.result_list if row.reference})
+        for row in self.result_list:
+            row.document_url = links.get(row.reference, "")
+
+
 @admin.register(StockMovement)
 class StockMovementAdmin(
     LargeListAdminMixin, KeyedSearchMixin, WarehouseScopedAdminMixin, StreamedExportMixin, ModelAdmin
@@ -416,23 +452,27 @@ class StockMovementAdmin(
         "warehouse",
         "quantity_display",
         "balance_after",
-        "unit_cost",
-        "reference",
+        "unit_cost_display",
+        "reference_link",
         "user",
     )
     list_select_related = ("product", "warehouse", "user")
     # Sorting a million-row ledger needs an index per column, kept on every stock move: time, kind and
     # product only (warehouse: the filter).
     sortable_by = ("created_at", "kind_badge", "product")
-    search_fields = ("reference", "product__sku")
+    # Product SKU and name are searched on the products table through keys (KeyedSearchMixin, trigram indexes).
+    search_fields = ("reference", "product__sku", "product__name")
+    search_help_text = _("Document number (reference), product SKU or name")
     list_filter = (
+        ("product", AutocompleteSelectFilter),
+        ("warehouse", AutocompleteSelectFilter),
         ("kind", ChoicesDropdownFilter),
-        ("warehouse", RelatedDropdownFilter),
         ("created_at", RangeDateFilter),
     )
     list_filter_submit = True
     show_full_result_count = False
     list_per_page = 100
+    unit_cost_display = money_column("unit_cost", _("unit cost"), price=True)
 
     @display(
         description=_("kind"),
@@ -453,6 +493,21 @@ class StockMovementAdmin(
     @display(description=_("quantity"), ordering="quantity")
     def quantity_display(self, obj):
         return f"{obj.quantity:+d}"
+
+    def get_changelist(self, request, **kwargs):
+        return LedgerChangeList
+
+    @display(description=_("reference"))
+    def reference_link(self, obj):
+        url = getattr(obj, "document_url", "")
+        return (
+            format_html('<a href="{}" class="text-primary-600 dark:text-primary-500">{}</a>', url, obj.reference)
+            if url
+            else obj.reference
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": _("Stock ledger"), **(extra_context or {})})
 
     def has_add_permission(self, request):
         return False
@@ -492,23 +547,58 @@ class DocumentLineInline(LoadedAutocompleteInlineMixin, WarehouseScopedInlineMix
 
 
 class StockAdjustmentLineInline(DocumentLineInline):
-    """Counted quantities; the previous on-hand and the difference appear once applied."""
+    """Counted quantities with a reason per line; expected (on hand now, hidden on a blind count while in draft),
+    then once applied the on-hand it replaced, the difference, its value at average cost and any reservations
+    released from orders."""
 
     model = StockAdjustmentLine
-    fields = ("product", "counted_quantity", "previous_quantity", "difference")
-    readonly_fields = ("previous_quantity", "difference")
+    fields = ("product", "counted_quantity", "reason", "expected", "difference", "difference_value", "released")
+    readonly_fields = ("expected", "difference", "difference_value", "released")
+
+    def get_queryset(self, request):
+        on_hand = StockLevel.objects.filter(
+            product_id=OuterRef("product_id"), warehouse_id=OuterRef("adjustment__warehouse_id")
+        ).values("on_hand")[:1]
+        return super().get_queryset(request).select_related("adjustment").annotate(on_hand_now=Subquery(on_hand))
+
+    @display(description=_("expected"))
+    def expected(self, obj):
+        if obj.pk is None:
+            return "—"
+        if obj.previous_quantity is not None:
+            return obj.previous_quantity
+        if obj.adjustment.blind_count:
+            return _("hidden (blind count)")
+        return getattr(obj, "on_hand_now", None) or 0
 
     @display(description=_("difference"))
     def difference(self, obj):
         value = obj.difference
         return "" if value is None else f"{value:+d}"
 
+    @display(description=_("value"))
+    def difference_value(self, obj):
+        value = obj.difference_value
+        return "" if value is None else f"{value:+,.2f}"
+
+    @display(description=_("released from orders"))
+    def released(self, obj):
+        return obj.released_quantity or ""
+
 
 class StockTransferLineInline(DocumentLineInline):
-    """Products and quantities to move."""
+    """Products and quantities to move, with what is available in the source warehouse while a draft."""
 
     model = StockTransferLine
-    fields = ("product", "quantity")
+    fields = ("product", "quantity", "stock")
+    readonly_fields = ("stock",)
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is None or obj.is_editable else ("product", "quantity")
+
+    @display(description=_("available in source"))
+    def stock(self, line):
+        return "—"
 
 
 class StockDocumentAdmin(WarehouseScopedAdminMixin, HistoryAdmin):
@@ -673,18 +763,46 @@ class StockAdjustmentAdmin(StockDocumentAdmin):
         ("created_at", RangeDateFilter),
     )
     warehouse_choice_fields = ("warehouse",)
+    # Counts are reviewed (expected vs counted, value, reservations released) before they are applied.
+    actions_detail = ["review_count", "apply_document", "print_count_sheet", "cancel_document"]
+    actions_list = ["count_sheet"]
+
+    def get_actions_detail(self, request, object_id):
+        # "Apply" is posted from the review page (expected vs counted first), not offered as a bare button.
+        return [
+            item
+            for item in super().get_actions_detail(request, object_id)
+            if not item.action_name.endswith("_apply_document")
+        ]
 
     def get_fieldsets(self, request, obj=None):
-        header = (None, {"fields": ("warehouse", "reason", "note")})
+        header = (None, {"fields": ("warehouse", "reason", "blind_count", "note")})
         if obj is None:
             return (header,)
         return (
-            (None, {"fields": ("number", "warehouse", "reason", "note")}),
+            (None, {"fields": ("number", "warehouse", "reason", "blind_count", "note")}),
             (_("Status"), {"fields": self.record_fields}),
         )
 
     def create_document(self, obj, user):
-        return services.stock_adjustment_create(warehouse=obj.warehouse, reason=obj.reason, note=obj.note, user=user)
+        return services.stock_adjustment_create(
+            warehouse=obj.warehouse, reason=obj.reason, note=obj.note, blind_count=obj.blind_count, user=user
+        )
+
+    def has_count_sheet_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj)
+
+    @action(description=_("Review and apply"), icon="fact_check", permissions=["apply"], url_path="review")
+    def review_count(self, request, object_id):
+        return count_views.review_view(self, request, object_id)
+
+    @action(description=_("Count sheet"), icon="print", permissions=["count_sheet"], url_path="sheet")
+    def print_count_sheet(self, request, object_id):
+        return count_views.adjustment_sheet_view(self, request, object_id)
+
+    @action(description=_("Count sheet"), icon="print", permissions=["count_sheet"], url_path="count-sheet")
+    def count_sheet(self, request):
+        return count_views.count_sheet_view(self, request)
 
     def apply_document_service(self, document, user):
         return services.stock_adjustment_apply(adjustment=document, user=user)
@@ -717,6 +835,18 @@ class StockTransferAdmin(StockDocumentAdmin):
     # Warehouse staff see transfers into and out of their warehouses (backoffice.scoping); they send
     # from their own, to any warehouse.
     warehouse_choice_fields = ("from_warehouse",)
+
+    change_form_after_template = "admin/orders/line_entry_script.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["line_entry"] = {
+            "mode": "transfer",
+            "url": reverse("admin:inventory_stocklevel_figures"),
+            "warehouse": obj.from_warehouse_id if obj else None,
+            "warehouse_field": "from_warehouse",
+            "editable": (obj is None or obj.is_editable) and self.has_change_permission(request, obj),
+        }
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_fieldsets(self, request, obj=None):
         header = ("from_warehouse", "to_warehouse", "note")

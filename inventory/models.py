@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -317,6 +317,9 @@ class StockMovement(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # One name everywhere (sidebar, page titles, Ctrl+K, reports): the stock ledger and its entries.
+        verbose_name = "ledger entry"
+        verbose_name_plural = "stock ledger"
         indexes = [
             models.Index(fields=["product", "warehouse", "created_at"]),
             # The ledger's order (newest first) at any page, and its sort by kind.
@@ -369,6 +372,11 @@ class StockAdjustment(TimeStamped):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="adjustments")
     reason = models.CharField(max_length=20, choices=AdjustmentReason.choices, default=AdjustmentReason.CYCLE_COUNT)
     note = models.TextField(blank=True)
+    blind_count = models.BooleanField(
+        "blind count",
+        default=False,
+        help_text="Hide expected quantities on the count sheet and the lines until the count is reviewed.",
+    )
     status = models.CharField(
         max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.DRAFT, editable=False
     )
@@ -392,12 +400,26 @@ class StockAdjustment(TimeStamped):
 
 
 class StockAdjustmentLine(models.Model):
-    """One counted product; ``previous_quantity`` is filled in when applied."""
+    """One counted product; ``previous_quantity``, ``unit_cost`` and ``released_quantity`` are filled in when applied.
+
+    ``reason`` explains this line's difference (empty: the adjustment's reason); the value of the difference is
+    ``difference × unit_cost`` (the product's average cost when applied).
+    """
 
     adjustment = models.ForeignKey(StockAdjustment, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     counted_quantity = models.PositiveIntegerField(validators=[max_quantity])
+    reason = models.CharField(
+        max_length=20, choices=AdjustmentReason.choices, blank=True, help_text="Empty: the adjustment's reason."
+    )
     previous_quantity = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    unit_cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True, editable=False)
+    released_quantity = models.PositiveIntegerField(
+        "released from orders",
+        default=0,
+        editable=False,
+        help_text="Counted below the reservations: taken from the newest orders (back on backorder).",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -416,6 +438,13 @@ class StockAdjustmentLine(models.Model):
         if self.previous_quantity is None:
             return None
         return self.counted_quantity - self.previous_quantity
+
+    @property
+    def difference_value(self) -> Decimal | None:
+        """The difference at the average cost when applied, to the cent."""
+        if self.difference is None or self.unit_cost is None:
+            return None
+        return (self.difference * self.unit_cost).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 class StockTransfer(TimeStamped):

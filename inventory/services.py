@@ -15,9 +15,10 @@ Callers (admin actions, API views, order services, tasks) pass ``StockLine``s.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 from django.db import connection, transaction
 from django.db.models import Q, Sum
@@ -393,26 +394,104 @@ def _add_to_counters(deltas: dict[int, tuple[int, int]]) -> None:
 
 @dataclass(frozen=True)
 class Count:
-    """A counted quantity of one product in one warehouse."""
+    """A counted quantity of one product in one warehouse (``note``: why it differs, for its ledger entry)."""
 
     product_id: int
     warehouse_id: int
     counted: int
+    note: str = ""
 
     @property
     def key(self) -> Key:
         return (self.product_id, self.warehouse_id)
 
 
+@dataclass(frozen=True)
+class ReleasedReservation:
+    """Reserved stock a count took back from a document (a sales order line): it waits on backorder again."""
+
+    product_id: int
+    warehouse_id: int
+    quantity: int
+    document: str
+
+    @property
+    def key(self) -> Key:
+        return (self.product_id, self.warehouse_id)
+
+
+class ReservationHolder(Protocol):
+    """An app holding reservations (orders) that lets a count below them release the newest ones.
+
+    ``lock(keys)`` locks the documents holding reservations of those stock levels; it is called *before* the
+    levels are locked (documents before stock levels: the locking order of ``orders.services``).
+    ``release(shortfalls, user=, reference=)`` takes ``shortfalls[key]`` reserved units off its newest documents
+    (stock levels locked: what is reserved cannot move meanwhile), updates them and tells their owners after the
+    commit; the caller lowers ``allocated`` to match. Returns what was released from which document.
+    """
+
+    def lock(self, keys: Collection[Key]) -> None: ...
+
+    def release(self, shortfalls: dict[Key, int], *, user, reference: str) -> list[ReleasedReservation]: ...
+
+
+_reservation_holders: list[ReservationHolder] = []
+
+
+def register_reservation_holder(holder: ReservationHolder) -> None:
+    """Let an app (orders) give back reservations when a count finds less stock than they hold."""
+    if holder not in _reservation_holders:
+        _reservation_holders.append(holder)
+
+
+def _release_reservations(
+    shortfalls: dict[Key, int], levels: dict[Key, StockLevel], *, user, reference: str
+) -> list[ReleasedReservation]:
+    released: list[ReleasedReservation] = []
+    for holder in _reservation_holders:
+        wanted = {key: quantity for key, quantity in shortfalls.items() if quantity > 0}
+        if not wanted:
+            break
+        for item in holder.release(wanted, user=user, reference=reference):
+            shortfalls[item.key] -= item.quantity
+            released.append(item)
+    missing = [
+        _shortfall(levels[key], levels[key].allocated, levels[key].allocated - quantity)
+        for key, quantity in shortfalls.items()
+        if quantity > 0
+    ]
+    if missing:
+        # Reservations nobody registered as releasable: refuse rather than break allocated = reservations.
+        raise InsufficientStock(
+            missing,
+            action="count below reserved quantity",
+            describe=lambda s: (
+                f"{s.sku} @ {s.warehouse}: {s.requested - s.available} reserved units could not be released"
+            ),
+        )
+    return released
+
+
 @transaction.atomic
 def stock_count_apply(
     *, counts: Sequence[Count], reason: str, reference: str = "", note: str = "", user=None
 ) -> tuple[list[StockMovement], dict[Key, int]]:
-    """Set on-hand to counted quantities. Returns the movements and the
-    previous on-hand of every counted level.
+    """Set on-hand to counted quantities. Returns the movements and the previous on-hand of every counted level
+    (``stock_adjustment_apply`` also records the reservations released: ``_count_apply``)."""
+    movements, previous, _released = _count_apply(
+        counts=counts, reason=reason, reference=reference, note=note, user=user
+    )
+    return movements, previous
 
-    A count below what is reserved for orders is refused: release or ship
-    those reservations first.
+
+def _count_apply(
+    *, counts: Sequence[Count], reason: str, reference: str, note: str, user
+) -> tuple[list[StockMovement], dict[Key, int], list[ReleasedReservation]]:
+    """``stock_count_apply``, also returning the reservations released (inside the caller's transaction).
+
+    A count below what is reserved for orders is a real shortage and is accepted: the shortfall is released from
+    the newest reservations (``ReservationHolder``), whose lines go back on backorder and whose owners are told;
+    ``allocated`` drops with it, so stock never goes negative and allocated stays ≤ on hand.
     """
     if not counts:
         raise ValidationFailed("No counted lines were given.")
@@ -422,53 +501,75 @@ def stock_count_apply(
         check_quantity(count.counted, "A counted quantity", allow_zero=True)
     if len({c.key for c in counts}) != len(counts):
         raise ValidationFailed("A product is counted twice in the same warehouse.")
+    counted = {c.key: c.counted for c in counts}
+    # Documents before stock levels: lock the orders holding reservations the count may take back (read without
+    # a lock first; a holder re-checks under the level locks and refuses what it could not lock).
+    at_risk = _below_reserved_keys(counted)
+    for holder in _reservation_holders:
+        if at_risk:
+            holder.lock(at_risk)
     levels = lock_stock_levels((c.key for c in counts), create_missing=True)
-    below_reserved = [
-        _shortfall(levels[c.key], levels[c.key].allocated, c.counted)
-        for c in counts
-        if c.counted < levels[c.key].allocated
-    ]
-    if below_reserved:
-        raise InsufficientStock(
-            below_reserved,
-            action="count below reserved quantity",
-            describe=lambda s: (
-                f"{s.sku} @ {s.warehouse}: counted {s.available} but {s.requested} are reserved for orders "
-                "(ship or release them first)"
-            ),
-        )
-    previous = {c.key: levels[c.key].on_hand for c in counts}
-    changes = [
-        (levels[c.key], c.counted - levels[c.key].on_hand, levels[c.key].product.average_cost)
-        for c in counts
-        if c.counted != levels[c.key].on_hand
-    ]
-    movements = (
-        _write_movements(changes, kind=MovementKind.ADJUSTMENT, reference=reference, note=note or reason, user=user)
-        if changes
-        else []
+    shortfalls = {c.key: levels[c.key].allocated - c.counted for c in counts if c.counted < levels[c.key].allocated}
+    released = (
+        _release_reservations(dict(shortfalls), levels, user=user, reference=reference or "count") if shortfalls else []
     )
-    _announce_increase((level.product_id, level.warehouse_id) for level, delta, _ in changes if delta > 0)
+    previous = {c.key: levels[c.key].on_hand for c in counts}
+    movements = []
+    changes_by_note: dict[str, list[tuple[StockLevel, int, Decimal]]] = defaultdict(list)
+    for c in counts:
+        level = levels[c.key]
+        if c.counted != level.on_hand:
+            changes_by_note[c.note or note or reason].append(
+                (level, c.counted - level.on_hand, level.product.average_cost)
+            )
+    for line_note, changes in changes_by_note.items():
+        movements += _write_movements(
+            changes,
+            kind=MovementKind.ADJUSTMENT,
+            reference=reference,
+            note=line_note,
+            user=user,
+            allocated_delta={
+                key: -shortfalls[key]
+                for level, _, _ in changes
+                if (key := (level.product_id, level.warehouse_id)) in shortfalls
+            },
+        )
+    all_changes = [change for changes in changes_by_note.values() for change in changes]
+    _announce_increase((level.product_id, level.warehouse_id) for level, delta, _ in all_changes if delta > 0)
     business_event(
         "stock.adjusted",
         reference=reference,
         reason=reason,
         levels_counted=len(counts),
-        levels_changed=len(changes),
-        net_change=sum(delta for _, delta, _ in changes),
+        levels_changed=len(all_changes),
+        net_change=sum(delta for _, delta, _ in all_changes),
+        reservations_released=sum(item.quantity for item in released),
         by_user_id=getattr(user, "pk", None),
     )
-    return movements, previous
+    return movements, previous, released
+
+
+def _below_reserved_keys(counted: dict[Key, int]) -> set[Key]:
+    """Counted keys whose count is below what is reserved now (an unlocked read: a hint for locking)."""
+    condition = Q()
+    for product_id, warehouse_id in counted:
+        condition |= Q(product_id=product_id, warehouse_id=warehouse_id)
+    rows = StockLevel.objects.filter(condition, allocated__gt=0).values_list("product_id", "warehouse_id", "allocated")
+    return {(p, w) for p, w, allocated in rows if counted[(p, w)] < allocated}
 
 
 @transaction.atomic
-def stock_adjustment_create(*, warehouse, reason: str, note: str = "", user=None) -> StockAdjustment:
-    """A new draft adjustment with its number."""
+def stock_adjustment_create(
+    *, warehouse, reason: str, note: str = "", blind_count: bool = False, user=None
+) -> StockAdjustment:
+    """A new draft adjustment with its number (``blind_count``: expected quantities hidden until review)."""
     adjustment = StockAdjustment(
         number=next_document_number("ADJ"),
         warehouse=warehouse,
         reason=reason,
         note=note,
+        blind_count=blind_count,
         created_by=_user_or_none(user),
     )
     adjustment.full_clean()
@@ -482,19 +583,33 @@ def stock_adjustment_apply(*, adjustment: StockAdjustment, user=None) -> list[St
     adjustment = StockAdjustment.objects.select_for_update().get(pk=adjustment.pk)
     if adjustment.status != DocumentStatus.DRAFT:
         raise InvalidTransition(f"{adjustment.number} is {adjustment.get_status_display().lower()}, not a draft.")
-    lines = list(adjustment.lines.all())
+    lines = list(adjustment.lines.select_related("product"))
     if not lines:
         raise ValidationFailed(f"{adjustment.number} has no lines to apply.")
-    movements, previous = stock_count_apply(
-        counts=[Count(line.product_id, adjustment.warehouse_id, line.counted_quantity) for line in lines],
+    movements, previous, released = _count_apply(
+        counts=[
+            Count(
+                line.product_id,
+                adjustment.warehouse_id,
+                line.counted_quantity,
+                note=line.get_reason_display() if line.reason else "",
+            )
+            for line in lines
+        ],
         reason=adjustment.reason,
         reference=adjustment.number,
         note=adjustment.get_reason_display(),
         user=user,
     )
+    released_by_key: dict[Key, int] = defaultdict(int)
+    for item in released:
+        released_by_key[item.key] += item.quantity
     for line in lines:
-        line.previous_quantity = previous[(line.product_id, adjustment.warehouse_id)]
-        save_with_user(line, user, update_fields=["previous_quantity"])
+        key = (line.product_id, adjustment.warehouse_id)
+        line.previous_quantity = previous[key]
+        line.unit_cost = line.product.average_cost
+        line.released_quantity = released_by_key.get(key, 0)
+        save_with_user(line, user, update_fields=["previous_quantity", "unit_cost", "released_quantity"])
     adjustment.status = DocumentStatus.APPLIED
     adjustment.applied_at = timezone.now()
     save_with_user(adjustment, user, update_fields=["status", "applied_at", "updated_at"])

@@ -31,8 +31,12 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from inventory.selectors import register_allocation_source
+        from inventory.services import register_reservation_holder
         from inventory.signals import stock_increased
         from orders.selectors import reserved_by_open_orders
+        from orders.services.reservations import SALES_ORDER_RESERVATIONS
 
         register_allocation_source(reserved_by_open_orders)
+        # A stock count below what orders reserved releases the newest reservations (inventory.services).
+        register_reservation_holder(SALES_ORDER_RESERVATIONS)
         stock_increased.connect(reserve_backorders_on_stock_increase, dispatch_uid="orders.reserve_backorders")

@@ -168,6 +168,7 @@ class Carrier(TimeStamped):
 
 class SalesOrderStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
     CONFIRMED = "confirmed", "Confirmed"
     PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
     SHIPPED = "shipped", "Shipped"
@@ -176,8 +177,14 @@ class SalesOrderStatus(models.TextChoices):
 
 
 SalesOrderStatus.EDITABLE = frozenset({SalesOrderStatus.DRAFT})
+#: not sold yet (or never): left out of sales figures
+SalesOrderStatus.NOT_SOLD = frozenset(
+    {SalesOrderStatus.DRAFT, SalesOrderStatus.AWAITING_APPROVAL, SalesOrderStatus.CANCELLED}
+)
 SalesOrderStatus.OPEN = frozenset({SalesOrderStatus.CONFIRMED, SalesOrderStatus.PARTIALLY_SHIPPED})
-SalesOrderStatus.CANCELLABLE = frozenset({SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED})
+SalesOrderStatus.CANCELLABLE = frozenset(
+    {SalesOrderStatus.DRAFT, SalesOrderStatus.AWAITING_APPROVAL, SalesOrderStatus.CONFIRMED}
+)
 
 
 class SalesOrder(TimeStamped):
@@ -201,9 +208,21 @@ class SalesOrder(TimeStamped):
     notes = models.TextField(blank=True)
     credit_override_reason = models.TextField(blank=True, editable=False)
     credit_override_by = user_field(editable=False)
+    # Credit approval (orders.services.approvals): Sales sends an over-limit draft to a Manager, who approves
+    # (credit_override_reason/by, the order is confirmed) or rejects it with a reason (back to draft).
+    approval_requested_by = user_field(editable=False)
+    approval_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    approval_request_note = models.TextField(blank=True, editable=False)
+    approval_decided_by = user_field(editable=False)
+    approval_decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    approval_rejection_reason = models.TextField(blank=True, editable=False)
     created_by = user_field(editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last order confirmation / quote e-mailed to the customer (orders.services.documents).
+    confirmation_emailed_at = models.DateTimeField("confirmation e-mailed at", null=True, blank=True, editable=False)
+    confirmation_emailed_to = models.CharField("confirmation e-mailed to", max_length=254, blank=True, editable=False)
+    confirmation_emailed_by = user_field(verbose_name="confirmation e-mailed by", editable=False)
     # Stored counters (the order lists sort and filter on them): kept by ``orders.services`` inside the
     # transaction that changes the lines or the status (``sales_order_counters``). Derived, so not historised.
     line_count = models.PositiveIntegerField("lines", default=0, editable=False)
@@ -213,7 +232,10 @@ class SalesOrder(TimeStamped):
         editable=False,
         help_text="Ordered, not shipped and not reserved, on an open order (0 otherwise).",
     )
-    history = HistoricalRecords(excluded_fields=["line_count", "backordered_quantity"])
+    total_quantity = models.PositiveIntegerField(
+        "units", default=0, editable=False, help_text="Units ordered: the lines' quantities added up."
+    )
+    history = HistoricalRecords(excluded_fields=["line_count", "backordered_quantity", "total_quantity"])
 
     class Meta:
         ordering = ["-order_date", "-id"]
@@ -234,6 +256,7 @@ class SalesOrder(TimeStamped):
         permissions = [
             ("confirm_salesorder", "Can confirm and cancel sales orders"),
             ("override_credit_salesorder", "Can override a customer's credit limit"),
+            ("approve_credit", "Can approve or reject orders awaiting credit approval"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(shipping_charge__gte=0), name="sales_order_shipping_gte_0"),
@@ -334,6 +357,11 @@ class PurchaseOrder(TimeStamped):
     created_by = user_field(editable=False)
     sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last time the PO's PDF was e-mailed to the supplier (orders.services.documents); sending it
+    # to a supplier without an e-mail address leaves these empty.
+    emailed_at = models.DateTimeField("e-mailed at", null=True, blank=True, editable=False)
+    emailed_to = models.CharField("e-mailed to", max_length=254, blank=True, editable=False)
+    emailed_by = user_field(verbose_name="e-mailed by", editable=False)
     history = HistoricalRecords()
 
     class Meta:

@@ -25,6 +25,7 @@ from django.urls import NoReverseMatch, reverse
 
 from backoffice.exports import CONTENT_TYPES, DATE, DATETIME, INTEGER, MONEY, PERCENT, Column
 from backoffice.mail import send_email
+from backoffice.money import format_money
 from reports.registry import ReportResult
 
 PREVIEW_ROWS = 10
@@ -71,7 +72,7 @@ def format_value(value, column: Column) -> str:
     if value is None or value == "":
         return ""
     if column.type == MONEY and isinstance(value, int | float | Decimal):
-        return f"{Decimal(value):,.2f}"
+        return format_money(value, currency=False)
     if column.type == PERCENT and isinstance(value, int | float | Decimal):
         return f"{Decimal(value):.2f}%"
     if column.type == INTEGER and isinstance(value, int | float | Decimal):

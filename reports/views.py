@@ -37,6 +37,7 @@ from unfold.widgets import (
 )
 
 from backoffice.exports import DATE, DATETIME, FORMATS, INTEGER, MONEY, NUMBER_TYPES, PERCENT, Column
+from backoffice.money import format_money
 from reports.registry import (
     RUN_PERMISSION,
     ReportParamError,
@@ -110,8 +111,9 @@ def display(value, column: Column) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if column.type == MONEY and isinstance(value, int | Decimal | float):
-        places = 4 if column.number_format.endswith("##") and Decimal(value) != round(Decimal(value), 2) else 2
-        return number_format(Decimal(value), places, force_grouping=True)
+        if column.number_format.endswith("##") and Decimal(value) != round(Decimal(value), 2):
+            return number_format(Decimal(value), 4, force_grouping=True)  # a price that needs its 4 places
+        return format_money(value, currency=False)
     if column.type == PERCENT and isinstance(value, int | Decimal | float):
         return f"{number_format(Decimal(value), 2, force_grouping=True)} %"
     if column.type == INTEGER and isinstance(value, int):

@@ -18,12 +18,14 @@ from backoffice.admin_tools import (
 )
 from backoffice.field_rights import may
 from backoffice.field_rights_admin import ProtectedFieldsAdminMixin, masked_display
+from backoffice.money import money_column
 from backoffice.scoping import scope_queryset
 from orders import resources, services
 from orders.admin.documents import (
     SPREADSHEET_FORMATS,
     copy_saved_state,
 )
+from orders.admin.hub import customer_orders_panel
 from orders.models import (
     Carrier,
     Customer,
@@ -59,7 +61,7 @@ class CustomerAdmin(
         "contact_name",
         "email",
         "country",
-        "credit_limit",
+        "credit_limit_display",
         "open_orders",
         "tax_exempt",
         "tax_id_masked",
@@ -72,6 +74,7 @@ class CustomerAdmin(
     show_full_result_count = False
     # Unfold renders ~4.5 KB of markup per row of 10 columns: Django's default 100 rows made a 0.45 MB page.
     list_per_page = 50
+    credit_limit_display = money_column("credit_limit", _("credit limit"))
     fieldsets = [
         (None, {"fields": ["code", "name", "is_active"]}),
         (_("Contact"), {"fields": ["contact_name", "email", "phone", "country"]}),
@@ -79,6 +82,12 @@ class CustomerAdmin(
         (_("Credit and tax"), {"fields": ["credit_limit", "tax_exempt", "tax_id"]}),
     ]
     tax_id_masked = masked_display("tax_id", _("VAT number"))
+    change_form_outer_before_template = "admin/record_hub_panel.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["record_hub"] = customer_orders_panel(request, obj)
+        context["record_hub_title"] = _("Orders and open balance")
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

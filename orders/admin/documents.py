@@ -41,6 +41,7 @@ SPREADSHEET_FORMATS = [CSV, XLSX]
 
 SALES_ORDER_COLORS = {
     SalesOrderStatus.DRAFT: "info",
+    SalesOrderStatus.AWAITING_APPROVAL: "warning",
     SalesOrderStatus.CONFIRMED: "primary",
     SalesOrderStatus.PARTIALLY_SHIPPED: "warning",
     SalesOrderStatus.SHIPPED: "success",

@@ -9,6 +9,7 @@ from django.db.models import IntegerField, OuterRef, Q, Subquery, Sum
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
@@ -37,9 +38,11 @@ from backoffice.admin_tools import (
 )
 from backoffice.autocomplete import ChooserAutocompleteMixin, chooser_widget
 from backoffice.export_admin import StreamedExportMixin
+from backoffice.money import format_money, money_column
 from backoffice.scoping import scope_queryset
 from backoffice.workflow import LINE_PREFIX, posted
 from orders import resources, services, views
+from orders.admin.document_pdfs import PurchaseOrderDocumentsMixin, send_po_message
 from orders.admin.documents import (
     PURCHASE_ORDER_COLORS,
     SPREADSHEET_FORMATS,
@@ -53,6 +56,7 @@ from orders.admin.documents import (
     link_to,
     status_label,
 )
+from orders.admin.hub import IncomingProductFilter, overdue_date
 from orders.models import (
     PurchaseOrder,
     PurchaseOrderLine,
@@ -82,11 +86,25 @@ class PurchaseOrderLineInline(DraftLinesInline):
 
     model = PurchaseOrderLine
     form = PurchaseOrderLineForm
-    fields = ["product", "quantity", "unit_cost", "line_total", "quantity_received", "outstanding"]
-    readonly_fields = ["line_total", "quantity_received", "outstanding"]
+    fields = ["product", "quantity", "unit_cost", "line_total_display", "stock", "quantity_received", "outstanding"]
+    readonly_fields = ["line_total_display", "unit_cost_display", "stock", "quantity_received", "outstanding"]
+    line_total_display = money_column("line_total", _("line total"))
+    unit_cost_display = money_column("unit_cost", _("unit cost"), price=True)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product")
+
+    def get_fields(self, request, obj=None):
+        # While a draft: stock in the PO's warehouse (filled by line_entry.js); afterwards the receiving progress.
+        editable = obj is None or obj.is_editable
+        hidden = {"quantity_received", "outstanding"} if editable else {"stock"}
+        names = [name for name in super().get_fields(request, obj) if name not in hidden]
+        # A sent order's lines are read-only: its cost shown as a price (the draft's input keeps the number).
+        return names if editable else ["unit_cost_display" if name == "unit_cost" else name for name in names]
+
+    @display(description=_("stock"))
+    def stock(self, line):
+        return "—"
 
     @display(description=_("outstanding"))
     def outstanding(self, line):
@@ -136,7 +154,7 @@ class CloseForm(forms.Form):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdmin):
+class PurchaseOrderAdmin(PurchaseOrderDocumentsMixin, ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdmin):
     """Purchase orders: lines, send / receive / close short / cancel, export one row per line."""
 
     #: the *add receipt* chooser (``PurchaseOrderChoiceForm``) finds only receivable orders
@@ -152,11 +170,13 @@ class PurchaseOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, Document
         "supplier",
         "warehouse",
         "order_date",
-        "expected_date",
+        "expected",
         "status_badge",
-        "total",
+        "total_display",
         "received",
     ]
+    #: at phone width the list shows one card per order with these (templates/admin/phone_cards_results.html)
+    phone_card_fields = ("number", "supplier", "status_badge", "total_display", "expected")
     list_select_related = ["supplier", "warehouse"]
     search_fields = ["number", "supplier__name", "supplier__code", "supplier_reference", "lines__product__sku"]
     search_help_text = _("Order number, supplier name or code, supplier reference, product SKU")
@@ -167,17 +187,28 @@ class PurchaseOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, Document
         ("expected_date", RangeDateFilter),
         ("supplier", AutocompleteSelectFilter),
         ("warehouse", RelatedDropdownFilter),
+        IncomingProductFilter,  # set by the product page's "Incoming on n POs"
     ]
-    readonly_fields = ["number", "status_label", "total", "created_by", "sent_at", "closed_at", "close_reason"]
+    readonly_fields = [
+        "number",
+        "status_label",
+        "total_display",
+        "created_by",
+        "sent_at",
+        "closed_at",
+        "close_reason",
+        "emailed",
+    ]
     fieldsets = [
         (None, {"fields": ["number", "status_label", "supplier", "warehouse", "supplier_reference"]}),
-        (_("Dates"), {"fields": ["order_date", "expected_date", "sent_at", "closed_at"]}),
-        (_("Totals"), {"fields": ["total"]}),
+        (_("Dates"), {"fields": ["order_date", "expected_date", "sent_at", "emailed", "closed_at"]}),
+        (_("Totals"), {"fields": ["total_display"]}),
         (_("Notes"), {"fields": ["notes", "close_reason", "created_by"]}),
     ]
     actions = ["send_selected", "cancel_selected"]
     actions_list = ["import_orders"]
-    actions_detail = ["send", "receive", "close_short", "cancel"]
+    actions_detail = ["send", "receive", "close_short", "cancel", "purchase_order_pdf"]
+    total_display = money_column("total", _("total"))
     workflow_steps = {
         "send": lambda po: po.status == PurchaseOrderStatus.DRAFT,
         "receive": lambda po: po.status in PurchaseOrderStatus.RECEIVABLE,
@@ -185,8 +216,20 @@ class PurchaseOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, Document
         "cancel": lambda po: po.status in {PurchaseOrderStatus.DRAFT, PurchaseOrderStatus.SENT},
     }
 
+    change_form_after_template = "admin/orders/line_entry_script.html"
+
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else [PurchaseOrderLineInline]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["line_entry"] = {
+            "mode": "purchase",
+            "url": reverse("admin:inventory_stocklevel_figures"),
+            "warehouse": obj.warehouse_id if obj else None,
+            "warehouse_field": "warehouse",
+            "editable": (obj is None or obj.is_editable) and self.has_change_permission(request, obj),
+        }
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_queryset(self, request):
         progress = PurchaseOrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
@@ -207,9 +250,25 @@ class PurchaseOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, Document
 
     status_label = status_label(PURCHASE_ORDER_COLORS)
 
+    @display(description=_("e-mailed to supplier"))
+    def emailed(self, obj):
+        if obj.emailed_at:
+            return _("%(to)s on %(when)s by %(who)s") % {
+                "to": obj.emailed_to,
+                "when": timezone.localtime(obj.emailed_at).strftime("%Y-%m-%d %H:%M"),
+                "who": obj.emailed_by or "?",
+            }
+        return _("Sent without e-mail (no supplier address)") if obj.sent_at else "—"
+
     @display(description=_("received"))
     def received(self, obj):
         return f"{obj.received_qty or 0} / {obj.ordered_qty or 0}"
+
+    @display(description=_("expected date"), ordering="expected_date")
+    def expected(self, obj):
+        # Overdue: the date has passed and goods are still to come (draft, sent or partly received).
+        late = obj.status in PurchaseOrderStatus.EDITABLE | PurchaseOrderStatus.OPEN
+        return overdue_date(obj.expected_date, late=late)
 
     def save_model(self, request, obj, form, change):
         header = {name: form.cleaned_data[name] for name in form.cleaned_data if name in services.PURCHASE_ORDER_FIELDS}
@@ -275,21 +334,26 @@ class PurchaseOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, Document
         if isinstance(po, HttpResponse):
             return po
         if request.method == "POST":
-            self.call_service(
-                request,
-                services.purchase_order_send,
-                order=po,
-                user=request.user,
-                success=_("%(po)s sent to %(supplier)s.") % {"po": po, "supplier": po.supplier.name},
-            )
+            ok, sent = self.call_service(request, services.purchase_order_send, order=po, user=request.user)
+            if ok:
+                self.message_user(
+                    request, send_po_message(sent), messages.SUCCESS if sent.emailed_to else messages.WARNING
+                )
             return self.redirect_to_document(po)
+        if po.supplier.email:
+            mailing = _("The purchase order PDF will be e-mailed to %(to)s.") % {"to": po.supplier.email}
+        else:
+            mailing = _("%(supplier)s has no e-mail address: the order is marked sent and nothing is e-mailed.") % {
+                "supplier": po.supplier.name
+            }
         return self.render_workflow(
             request,
             po,
             title=_("Send"),
             form=forms.Form(),
             submit_label=_("Send purchase order"),
-            intro=_("Once sent, the order's quantities count as incoming stock and its lines can no longer change."),
+            intro=_("Once sent, the order's quantities count as incoming stock and its lines can no longer change.")
+            + f" {mailing}",
             summary=po_summary(po),
         )
 
@@ -376,12 +440,27 @@ class PurchaseOrderAdmin(ChooserAutocompleteMixin, StreamedExportMixin, Document
 
     @admin.action(description=_("Send selected purchase orders"), permissions=["send"])
     def send_selected(self, request, queryset):
-        self.call_service_for_each(
-            request,
-            queryset,
-            lambda document, user: services.purchase_order_send(order=document, user=user),
-            done=_("Sent"),
-        )
+        emailed, not_emailed = [], []
+
+        def send(document, user):
+            sent = services.purchase_order_send(order=document, user=user)
+            if sent.emailed_to:
+                emailed.append(f"{sent} → {sent.emailed_to}")
+            else:
+                not_emailed.append(f"{sent} ({sent.supplier.name})")
+
+        self.call_service_for_each(request, queryset, send, done=_("Sent"))
+        if emailed:
+            self.message_user(
+                request, _("PDF being e-mailed: %(orders)s.") % {"orders": "; ".join(emailed)}, messages.SUCCESS
+            )
+        if not_emailed:
+            self.message_user(
+                request,
+                _("Marked sent but not e-mailed, the supplier has no e-mail address: %(orders)s.")
+                % {"orders": ", ".join(not_emailed)},
+                messages.WARNING,
+            )
 
     @admin.action(description=_("Cancel selected purchase orders"), permissions=["send"])
     def cancel_selected(self, request, queryset):
@@ -402,7 +481,7 @@ def po_summary(po: PurchaseOrder):
         (_("Supplier"), po.supplier),
         (_("Warehouse"), po.warehouse),
         (_("Status"), po.get_status_display()),
-        (_("Total"), po.total),
+        (_("Total"), format_money(po.total)),
         (_("Order date"), po.order_date),
         (_("Expected"), po.expected_date),
         (_("Supplier reference"), po.supplier_reference),

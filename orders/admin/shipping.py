@@ -27,6 +27,7 @@ from backoffice.autocomplete import chooser_widget
 from backoffice.scoping import scope_queryset
 from backoffice.workflow import posted
 from orders import services, views
+from orders.admin.document_pdfs import ShipmentDocumentsMixin
 from orders.admin.documents import (
     SHIPMENT_COLORS,
     DocumentAdmin,
@@ -42,6 +43,10 @@ from orders.models import (
     ShipmentLine,
     ShipmentStatus,
 )
+
+#: attributes of a workflow button that acts in one click (a POST, orders/static/orders/one_click_steps.js)
+#: instead of opening its confirmation page (still there without JavaScript)
+ONE_CLICK = {"data-one-click": "true"}
 
 
 def tracking_link(shipment: Shipment) -> str:
@@ -88,7 +93,7 @@ class SalesOrderChoiceForm(forms.Form):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(DocumentAdmin):
+class ShipmentAdmin(ShipmentDocumentsMixin, DocumentAdmin):
     """Shipments: pack, ship (carrier + tracking), deliver, return; printable packing slip."""
 
     inlines = [ShipmentLineInline]
@@ -104,6 +109,8 @@ class ShipmentAdmin(DocumentAdmin):
         "shipped_at",
         "delivered_at",
     ]
+    #: at phone width the list shows one card per shipment with these (templates/admin/phone_cards_results.html)
+    phone_card_fields = ("number", "customer", "status_badge", "sales_order", "tracking", "shipped_at")
     list_select_related = ["sales_order__customer", "carrier"]
     # Customer and carrier sort through joins no index serves (every shipment sorted per page): filter them.
     sortable_by = ["number", "sales_order", "status_badge", "shipped_at", "delivered_at"]
@@ -141,10 +148,14 @@ class ShipmentAdmin(DocumentAdmin):
         (_("Ship to"), {"fields": ["shipping_address"]}),
         (_("Dates"), {"fields": ["shipped_at", "delivered_at", "returned_at", "created_by"]}),
     ]
-    actions_detail = ["pack", "ship", "deliver", "return_shipment", "print_packing_slip"]
+    actions = ["pack_selected", "ship_selected", "deliver_selected"]
+    change_form_after_template = "admin/orders/one_click_script.html"
+    actions_detail = ["pack_and_ship", "pack", "ship", "deliver", "return_shipment", "print_packing_slip"]
+    actions_detail += ["packing_slip_pdf", "delivery_note_pdf"]
     workflow_steps = {
+        "pack_and_ship": lambda shipment: shipment.status == ShipmentStatus.PENDING,
         "pack": lambda shipment: shipment.status == ShipmentStatus.PENDING,
-        "ship": lambda shipment: shipment.status in ShipmentStatus.EDITABLE,
+        "ship": lambda shipment: shipment.status == ShipmentStatus.PACKED,
         "deliver": lambda shipment: shipment.status == ShipmentStatus.SHIPPED,
         "return_shipment": lambda shipment: shipment.status in {ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED},
     }
@@ -219,7 +230,21 @@ class ShipmentAdmin(DocumentAdmin):
             summary=shipment_summary(shipment),
         )
 
-    @action(description=_("Mark packed"), url_path="pack", permissions=["ship"], icon="inventory")
+    @action(description=_("Pack & ship"), url_path="pack-and-ship", permissions=["ship"], icon="local_shipping")
+    def pack_and_ship(self, request, object_id):
+        return self._ship_step(
+            request,
+            object_id,
+            service=services.shipment_pack_and_ship,
+            title=_("Pack & ship"),
+            submit_label=_("Pack & ship"),
+            intro=_("Packs the shipment and ships it now: the reserved stock leaves the warehouse."),
+            success=_("%(shipment)s packed and shipped; the stock left %(warehouse)s."),
+        )
+
+    # Packing and delivering destroy nothing and move no money: one click (a POST, one_click_steps.js); the
+    # confirmation page stays as the fallback without JavaScript. Returning puts stock back: it asks.
+    @action(description=_("Mark packed"), url_path="pack", permissions=["ship"], icon="inventory", attrs=ONE_CLICK)
     def pack(self, request, object_id):
         return self._simple_step(
             request,
@@ -233,6 +258,18 @@ class ShipmentAdmin(DocumentAdmin):
 
     @action(description=_("Mark shipped"), url_path="ship", permissions=["ship"], icon="local_shipping")
     def ship(self, request, object_id):
+        return self._ship_step(
+            request,
+            object_id,
+            service=services.shipment_ship,
+            title=_("Ship"),
+            submit_label=_("Mark shipped"),
+            intro=_("Shipping issues the reserved stock from the warehouse."),
+            success=_("%(shipment)s shipped; the stock left %(warehouse)s."),
+        )
+
+    def _ship_step(self, request, object_id, *, service, title, submit_label, intro, success):
+        """Carrier and tracking number asked once, prefilled from the shipment; then ``service``."""
         shipment = self.workflow_document_or_404(request, object_id)
         if isinstance(shipment, HttpResponse):
             return shipment
@@ -243,26 +280,25 @@ class ShipmentAdmin(DocumentAdmin):
         if request.method == "POST" and form.is_valid():
             self.call_service(
                 request,
-                services.shipment_ship,
+                service,
                 shipment=shipment,
                 user=request.user,
                 carrier=form.cleaned_data["carrier"],
                 tracking_number=form.cleaned_data["tracking_number"],
-                success=_("%(shipment)s shipped; the stock left %(warehouse)s.")
-                % {"shipment": shipment, "warehouse": shipment.sales_order.warehouse},
+                success=success % {"shipment": shipment, "warehouse": shipment.sales_order.warehouse},
             )
             return self.redirect_to_document(shipment)
         return self.render_workflow(
             request,
             shipment,
-            title=_("Ship"),
+            title=title,
             form=form,
-            submit_label=_("Mark shipped"),
-            intro=_("Shipping issues the reserved stock from the warehouse."),
+            submit_label=submit_label,
+            intro=intro,
             summary=shipment_summary(shipment),
         )
 
-    @action(description=_("Mark delivered"), url_path="deliver", permissions=["ship"], icon="done_all")
+    @action(description=_("Mark delivered"), url_path="deliver", permissions=["ship"], icon="done_all", attrs=ONE_CLICK)
     def deliver(self, request, object_id):
         return self._simple_step(
             request,
@@ -285,6 +321,35 @@ class ShipmentAdmin(DocumentAdmin):
             intro=_("The goods came back: they are put back into stock."),
             success=_("%(shipment)s returned; the goods are back in stock."),
             variant="danger",
+        )
+
+    # Bulk steps: each shipment through its service; what is refused is listed per shipment -----------
+
+    @admin.action(description=_("Mark packed"), permissions=["ship"])
+    def pack_selected(self, request, queryset):
+        self.call_service_for_each(
+            request,
+            queryset.order_by("pk"),
+            lambda document, user: services.shipment_pack(shipment=document, user=user),
+            done=_("Packed"),
+        )
+
+    @admin.action(description=_("Mark shipped (packs pending ones)"), permissions=["ship"])
+    def ship_selected(self, request, queryset):
+        self.call_service_for_each(
+            request,
+            queryset.order_by("pk"),
+            lambda document, user: services.shipment_pack_and_ship(shipment=document, user=user),
+            done=_("Shipped"),
+        )
+
+    @admin.action(description=_("Mark delivered"), permissions=["ship"])
+    def deliver_selected(self, request, queryset):
+        self.call_service_for_each(
+            request,
+            queryset.order_by("pk"),
+            lambda document, user: services.shipment_deliver(shipment=document, user=user),
+            done=_("Delivered"),
         )
 
     @action(

@@ -30,6 +30,7 @@ from orders.services._common import (
     _set_fields,
     _user_or_none,
 )
+from orders.services.documents import purchase_order_email_queue
 
 # Purchase orders --------------------------------------------------------------------------------
 
@@ -191,7 +192,10 @@ def purchase_order_recalculate(*, order: PurchaseOrder, user=None) -> PurchaseOr
 
 @transaction.atomic
 def purchase_order_send(*, order: PurchaseOrder, user) -> PurchaseOrder:
-    """Draft → sent: the goods now count as incoming."""
+    """Draft → sent: the goods now count as incoming.
+
+    The PO's PDF is e-mailed to the supplier after commit (``orders.services.documents``), when it has an address.
+    """
     order = _locked(PurchaseOrder, order.pk, "supplier")
     if order.status != PurchaseOrderStatus.DRAFT:
         raise InvalidTransition(f"{order.number} is {order.get_status_display().lower()}; only a draft can be sent.")
@@ -203,6 +207,8 @@ def purchase_order_send(*, order: PurchaseOrder, user) -> PurchaseOrder:
     _po_recalculate(order, user)
     order.status = PurchaseOrderStatus.SENT
     order.sent_at = timezone.now()
+    # The PDF to the supplier's e-mail address after commit (none without an address: the PO is sent anyway).
+    purchase_order_email_queue(order, user)
     _clean(order)
     save_with_user(order, user)
     return order

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from backoffice.errors import CreditLimitExceeded, InvalidTransition, ValidationFailed
 from backoffice.events import business_event
@@ -42,6 +42,8 @@ from orders.services._common import (
 from orders.services.customers import customer_open_order_value
 
 OVERRIDE_CREDIT_PERM = "orders.override_credit_salesorder"
+#: approve or reject an order a Sales user sent for credit approval (orders.services.approvals)
+APPROVE_CREDIT_PERM = "orders.approve_credit"
 
 SALES_LINE_AMOUNT_FIELDS = ["tax_rate", "net_amount", "tax_amount", "total_amount"]
 
@@ -100,6 +102,53 @@ def _price_lines(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
     _check_amount(order.total, "The order total")
 
 
+@dataclass(frozen=True)
+class PreviewLine:
+    """One line as order entry will save it: product, quantity, price (``None``: the list price), discount."""
+
+    product: Product
+    quantity: int
+    unit_price: Decimal | None = None
+    discount_percent: Decimal = ZERO
+
+
+def sales_order_preview(
+    *,
+    customer: Customer,
+    warehouse,
+    lines: Sequence[PreviewLine],
+    discount_percent: Decimal = ZERO,
+    shipping_charge: Decimal = ZERO,
+) -> tuple[SalesOrder, list[SalesOrderLine]]:
+    """A draft order and its lines priced in memory exactly as saving them would (nothing is written).
+
+    The same defaults (list price, the customer's tax treatment) and the same pricing
+    (``_price_lines`` → ``sales_order_amounts``) as ``sales_order_create`` / ``sales_order_line_add`` /
+    ``sales_order_recalculate``, so the live totals of the order form are the totals the saved order gets.
+    Refuses out-of-range values with the services' own ``ValidationFailed``.
+    """
+    order = SalesOrder(
+        customer=customer,
+        warehouse=warehouse,
+        discount_percent=_check_percent(discount_percent, "The order discount"),
+        shipping_charge=_check_amount(shipping_charge, "The shipping charge"),
+    )
+    priced = [
+        SalesOrderLine(
+            order=order,
+            product=line.product,
+            quantity=_check_quantity(line.quantity),
+            unit_price=_check_price(
+                line.product.sale_price if line.unit_price is None else line.unit_price, "The unit price"
+            ),
+            discount_percent=_check_percent(line.discount_percent, "The line discount"),
+        )
+        for line in lines
+    ]
+    _price_lines(order, priced)
+    return order, priced
+
+
 def _line_amounts(line: SalesOrderLine) -> tuple[Decimal, ...]:
     return tuple(Decimal(getattr(line, name)) for name in SALES_LINE_AMOUNT_FIELDS)
 
@@ -115,10 +164,15 @@ def sales_order_counters(*, status: str, lines: Sequence[SalesOrderLine]) -> dic
     """The stored counters of an order from its lines in memory (no query).
 
     ``line_count``: its lines; ``backordered_quantity``: ordered, not shipped and not reserved, on an
-    open order (0 on drafts, shipped, delivered and cancelled orders: nothing waits for stock there).
+    open order (0 on drafts, shipped, delivered and cancelled orders: nothing waits for stock there);
+    ``total_quantity``: the units ordered (Σ line quantity, whatever the status: reports add it up).
     """
     backordered = sum(line.quantity_backordered for line in lines) if status in SalesOrderStatus.OPEN else 0
-    return {"line_count": len(lines), "backordered_quantity": backordered}
+    return {
+        "line_count": len(lines),
+        "backordered_quantity": backordered,
+        "total_quantity": sum(line.quantity for line in lines),
+    }
 
 
 def _store_counters(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
@@ -141,9 +195,11 @@ def sales_orders_refresh_counters(*, order_ids: Iterable[int]) -> int:
         return 0
     lines = SalesOrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
     count = lines.annotate(n=Count("pk")).values("n")
+    units = lines.annotate(n=Sum("quantity")).values("n")
     waiting = lines.annotate(n=Sum(F("quantity") - F("quantity_shipped") - F("quantity_reserved"))).values("n")
     return SalesOrder.objects.filter(pk__in=ids).update(
         line_count=Coalesce(Subquery(count, output_field=IntegerField()), Value(0)),
+        total_quantity=Coalesce(Subquery(units, output_field=IntegerField()), Value(0)),
         backordered_quantity=Case(
             When(
                 status__in=SalesOrderStatus.OPEN,
@@ -235,6 +291,37 @@ def sales_order_line_add(
     _recalculate(order, user)
     line.refresh_from_db()
     return line
+
+
+@transaction.atomic
+def sales_order_lines_add(*, order: SalesOrder, lines: Sequence[dict], user) -> list[SalesOrderLine]:
+    """Add several lines to a draft at once, repriced once (the API's order create): each a dict of
+    ``sales_order_line_add``'s arguments (``product``, ``quantity``, optional ``unit_price`` and
+    ``discount_percent``). The same checks and messages as adding them one by one; all or nothing."""
+    order = _locked(SalesOrder, order.pk, "customer")
+    _require_editable(order)
+    if not lines:
+        raise ValidationFailed("No lines were given.")
+    new_lines = []
+    for spec in lines:
+        product, unit_price = spec["product"], spec.get("unit_price")
+        if not product.is_active:
+            raise ValidationFailed(f"{product.sku} is inactive and cannot be put on an order.")
+        line = SalesOrderLine(
+            order=order,
+            product=product,
+            quantity=_check_quantity(spec["quantity"]),
+            unit_price=_check_price(product.sale_price if unit_price is None else unit_price, "The unit price"),
+            discount_percent=_check_percent(spec.get("discount_percent", ZERO), "The line discount"),
+            tax_rate=_tax_rate_for(order.customer, product),
+        )
+        # The order is locked and the products are loaded rows; the check constraints are the database's
+        # (mirrored by the checks above): skipping their per-line queries (as purchase_order_lines_add does).
+        _clean(line, exclude=["order", "product"], validate_constraints=False)
+        new_lines.append(line)
+    created = bulk_create_with_history(new_lines, SalesOrderLine, default_user=_user_or_none(user))
+    _recalculate(order, user)
+    return created
 
 
 @transaction.atomic
@@ -340,7 +427,7 @@ def credit_exposure(
 
 
 def may_override_credit(user) -> bool:
-    return user is not None and user.has_perm(OVERRIDE_CREDIT_PERM)
+    return user is not None and (user.has_perm(OVERRIDE_CREDIT_PERM) or user.has_perm(APPROVE_CREDIT_PERM))
 
 
 def _check_credit(order: SalesOrder, user, reason: str) -> None:
@@ -361,7 +448,9 @@ def _check_credit(order: SalesOrder, user, reason: str) -> None:
         f"over the credit limit of {check.credit_limit} by {check.excess}"
     )
     if not reason.strip():
-        raise CreditLimitExceeded(f"{summary}. A Manager can confirm it with a reason.", **data)
+        raise CreditLimitExceeded(
+            f"{summary}. A Manager can confirm it with a reason, or send it for credit approval.", **data
+        )
     if not may_override_credit(user):
         raise CreditLimitExceeded(f"{summary}. Only a Manager may override a credit limit.", **data)
     order.credit_override_reason = reason.strip()
@@ -396,10 +485,22 @@ def sales_order_confirm(*, order: SalesOrder, user, credit_override_reason: str 
     A bounded number of queries whatever the number of lines: lock the order,
     load its lines, one allocation for all lines, one bulk update.
     """
-    order = _locked(SalesOrder, order.pk, "customer", "warehouse")
-    if order.status != SalesOrderStatus.DRAFT:
+    return confirm_locked(
+        _locked(SalesOrder, order.pk, "customer", "warehouse"),
+        user=user,
+        credit_override_reason=credit_override_reason,
+        from_status=SalesOrderStatus.DRAFT,
+    )
+
+
+def confirm_locked(order: SalesOrder, *, user, credit_override_reason: str, from_status: str) -> SalesOrder:
+    """``sales_order_confirm`` on an order the caller locked, coming from ``from_status`` (a draft, or an
+    order awaiting credit approval: ``orders.services.approvals``)."""
+    if order.status != from_status:
         raise InvalidTransition(
             f"{order.number} is {order.get_status_display().lower()}; only a draft can be confirmed."
+            if from_status == SalesOrderStatus.DRAFT
+            else f"{order.number} is {order.get_status_display().lower()}, not awaiting credit approval."
         )
     lines = _order_lines(order)
     problems = _confirmation_problems(order, lines)
@@ -413,7 +514,14 @@ def sales_order_confirm(*, order: SalesOrder, user, credit_override_reason: str 
     # The related rows were just loaded (and locked): skip re-querying them; the number is already unique.
     _clean(
         order,
-        exclude=["customer", "warehouse", "created_by", "credit_override_by"],
+        exclude=[
+            "customer",
+            "warehouse",
+            "created_by",
+            "credit_override_by",
+            "approval_requested_by",
+            "approval_decided_by",
+        ],
         validate_unique=False,
         validate_constraints=False,
     )
@@ -428,6 +536,8 @@ def sales_order_confirm(*, order: SalesOrder, user, credit_override_reason: str 
             "total",
             "credit_override_reason",
             "credit_override_by",
+            "approval_decided_by",
+            "approval_decided_at",
             "updated_at",
         ],
     )

@@ -1,4 +1,4 @@
-"""Shipment services: create, pack, ship, deliver, return."""
+"""Shipment services: create, pack, ship (or pack and ship in one step), deliver, return."""
 
 from __future__ import annotations
 
@@ -203,6 +203,25 @@ def shipment_ship(
         by_user_id=getattr(user, "pk", None),
     )
     return shipment
+
+
+@transaction.atomic
+def shipment_pack_and_ship(
+    *, shipment: Shipment, user, carrier: Carrier | None = None, tracking_number: str | None = None
+) -> Shipment:
+    """Pending or packed → shipped in one step: a pending shipment is packed first, then shipped.
+
+    All or nothing: when shipping is refused (more than is reserved, an inactive carrier...) the
+    shipment is not left packed either. A shipment must have a carrier to leave: the one given, or
+    the one it already names.
+    """
+    current = Shipment.objects.select_related("carrier").get(pk=shipment.pk)
+    _refuse(current, "shipped", ShipmentStatus.EDITABLE)
+    if carrier is None and current.carrier_id is None:
+        raise ValidationFailed(f"{current.number} has no carrier: choose one to ship it.")
+    if current.status == ShipmentStatus.PENDING:
+        shipment_pack(shipment=current, user=user)
+    return shipment_ship(shipment=current, user=user, carrier=carrier, tracking_number=tracking_number)
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ OTHER: P1 20 on hand at 2.00 (reorder point 25).
 
 sales orders (P1 at 10.00 net per unit)
   A  MAIN  draft                   1 unit                      (unlimited credit)
-  E  MAIN  draft                   15 units, customer limit 100 → over the limit (180.00 with tax)
+  E  MAIN  awaiting approval       15 units, customer limit 100 → over the limit (180.00 with tax), sent for approval
   B  MAIN  confirmed, today        3 units, required today      shipment pending
   C  MAIN  confirmed, today-5      20 units, required today-2   7 reserved, 13 backordered, shipment of 7
   D  OTHER confirmed, today        2 units, required yesterday
@@ -100,6 +100,7 @@ def build_world(warehouse, other, boss, today) -> dict:
     world["A"] = _order(boss, anyone, warehouse, [(p1, 1)], confirm=False)
     limited = CustomerFactory(name="Limited", credit_limit=Decimal("100.00"))
     world["E"] = _order(boss, limited, warehouse, [(p1, 15)], confirm=False)
+    orders.sales_order_request_approval(order=world["E"], user=boss)
     world["B"] = _order(boss, anyone, warehouse, [(p1, 3)], required_date=today)
     world["C"] = _order(
         boss,
@@ -159,8 +160,8 @@ def overview(context):
 def test_sales_sees_drafts_credit_approvals_due_backorders_and_late_orders(make_user, world):
     context = start_page(make_user("Sales"))
     assert values(section(context, "sales")) == {
-        "Drafts": 2,  # A and E
-        "Awaiting credit approval": 1,  # E: 180.00 against a limit of 100.00
+        "Drafts": 1,  # A
+        "Awaiting credit approval": 1,  # E: 180.00 against a limit of 100.00, sent for approval
         "To ship today": 1,  # B
         "Backorders": 1,  # C
         "Late orders": 2,  # C (MAIN) and D (OTHER)
@@ -387,10 +388,10 @@ def test_a_receipt_and_a_status_change_drop_the_cache_too(
     assert section(start_page(buyer), "purchasing")["Late purchase orders"].value == 0
 
     seller = make_user("Sales")
-    assert section(start_page(seller), "sales")["Drafts"].value == 2
+    assert section(start_page(seller), "sales")["Drafts"].value == 1
     with django_capture_on_commit_callbacks(execute=True):
         orders.sales_order_cancel(order=world["A"], user=boss, reason="Customer changed their mind")
-    assert section(start_page(seller), "sales")["Drafts"].value == 1
+    assert section(start_page(seller), "sales")["Drafts"].value == 0
 
 
 def test_other_scopes_never_get_a_cached_figure(cache_on, make_user, main_user, other, world):

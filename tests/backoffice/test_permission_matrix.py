@@ -83,11 +83,29 @@ READ = "ve"
 SO_ACTIONS = "confirm cancel create_shipment mark_delivered bulk:confirm_selected bulk:cancel_selected"
 PO_ACTIONS = "send receive close_short cancel bulk:send_selected bulk:cancel_selected"
 SHIP_ACTIONS = "pack ship deliver return_shipment print_packing_slip packing_slip"
+# Issue 10 §3: whoever reads a document downloads its PDF; e-mailing the confirmation is Sales' (confirm right).
+SO_PDF, PO_PDF, SHIP_PDFS = "confirmation_pdf", "purchase_order_pdf", "packing_slip_pdf delivery_note_pdf"
+SO_ACTIONS += f" email_confirmation {SO_PDF}"
+PO_ACTIONS += f" {PO_PDF}"
+SHIP_ACTIONS += f" {SHIP_PDFS}"
 STOCK_DOC_ACTIONS = "apply_document cancel_document bulk:apply_selected"
+# Issue 10 §6: counts are reviewed before applying (apply right); a count's sheet prints for whoever reads it
+# (the list's "Count sheet" of any warehouse one sees is a list page: URL_KINDS).
+COUNT_ACTIONS = f"{STOCK_DOC_ACTIONS} review_count"
+COUNT_SHEETS = "print_count_sheet"
+# Issue 10 §6: Managers approve or reject orders Sales sent for credit approval (Sales sends them from Confirm).
+CREDIT_APPROVAL = "approve_credit reject_credit"
+# Issue 10 §2: whoever enters sales orders gets their live totals; shipments pack & ship in one step and in bulk.
+SO_ACTIONS += " live_totals"
+SHIP_ACTIONS += " pack_and_ship bulk:pack_selected bulk:ship_selected bulk:deliver_selected"
 
 RULES: dict[str, dict[str, str]] = {
     # Users and roles: Admin only ("Manager: may not manage users").
-    "auth.user": {"actions": "password_change", ADMIN: "vacd: password_change"},
+    # Issue 10 §6: new users get a welcome e-mail with a set-password link; Admins may send it again.
+    "auth.user": {
+        "actions": "password_change bulk:send_welcome_selected",
+        ADMIN: "vacd: password_change bulk:send_welcome_selected",
+    },
     "auth.group": {ADMIN: "vacd"},
     # Login audit (issue 8 §2): "visible to admins", never edited; unlocking = clearing the attempts.
     "axes.accesslog": {ADMIN: "v"},
@@ -161,25 +179,27 @@ RULES: dict[str, dict[str, str]] = {
     },
     # Stock levels: on hand never edited by hand, never deleted; Purchasing edits the reorder settings
     # ("reorder suggestions"); an import creates levels, so it needs the add right (Manager, Admin).
+    # Whoever reads stock levels gets the stock figures order entry shows next to lines (issue 10 §2).
     "inventory.stocklevel": {
-        ADMIN: "vacei",
-        MANAGER: "vacei",
-        PURCHASING: "vce",
-        SALES: READ,
-        WAREHOUSE: READ,
-        VIEWER: READ,
+        "actions": "figures",
+        ADMIN: "vacei: figures",
+        MANAGER: "vacei: figures",
+        PURCHASING: "vce: figures",
+        SALES: f"{READ}: figures",
+        WAREHOUSE: f"{READ}: figures",
+        VIEWER: f"{READ}: figures",
     },
     # The ledger: "never edited, never deleted" — read (and exported) by everyone, Admin included.
     "inventory.stockmovement": {role: READ for role in (ADMIN, MANAGER, SALES, PURCHASING, WAREHOUSE, VIEWER)},
     # Counts: Manager "adjusts stock", Warehouse "counts"; Sales "may not stock adjustments" (not even
     # read them, as it may not see purchase orders). Deleting a draft: Admin only (DESIGN silent).
     "inventory.stockadjustment": {
-        "actions": STOCK_DOC_ACTIONS,
-        ADMIN: f"vacd: {STOCK_DOC_ACTIONS}",
-        MANAGER: f"vac: {STOCK_DOC_ACTIONS}",
-        WAREHOUSE: f"vac: {STOCK_DOC_ACTIONS}",
-        PURCHASING: "v",
-        VIEWER: "v",
+        "actions": f"{COUNT_ACTIONS} {COUNT_SHEETS}",
+        ADMIN: f"vacd: {COUNT_ACTIONS} {COUNT_SHEETS}",
+        MANAGER: f"vac: {COUNT_ACTIONS} {COUNT_SHEETS}",
+        WAREHOUSE: f"vac: {COUNT_ACTIONS} {COUNT_SHEETS}",
+        PURCHASING: f"v: {COUNT_SHEETS}",
+        VIEWER: f"v: {COUNT_SHEETS}",
     },
     # Transfers: Warehouse "transfers", Manager; the others read.
     "inventory.stocktransfer": {
@@ -206,12 +226,12 @@ RULES: dict[str, dict[str, str]] = {
     # Manager approves/cancels; Warehouse picks (creates the shipment) and records delivery.
     # Deleting a draft: Manager/Admin (silent). Purchasing: nothing.
     "orders.salesorder": {
-        "actions": SO_ACTIONS,
-        ADMIN: f"vacdei: {SO_ACTIONS}",
-        MANAGER: f"vacdei: {SO_ACTIONS}",
+        "actions": f"{SO_ACTIONS} {CREDIT_APPROVAL}",
+        ADMIN: f"vacdei: {SO_ACTIONS} {CREDIT_APPROVAL}",
+        MANAGER: f"vacdei: {SO_ACTIONS} {CREDIT_APPROVAL}",
         SALES: f"vacei: {SO_ACTIONS}",
-        WAREHOUSE: f"{READ}: create_shipment mark_delivered",
-        VIEWER: READ,
+        WAREHOUSE: f"{READ}: create_shipment mark_delivered {SO_PDF}",
+        VIEWER: f"{READ}: {SO_PDF}",
     },
     # Purchase orders: Purchasing (send, close short, cancel), Warehouse receives goods. Sales: nothing.
     "orders.purchaseorder": {
@@ -219,8 +239,8 @@ RULES: dict[str, dict[str, str]] = {
         ADMIN: f"vacdei: {PO_ACTIONS}",
         MANAGER: f"vacdei: {PO_ACTIONS}",
         PURCHASING: f"vacei: {PO_ACTIONS}",
-        WAREHOUSE: f"{READ}: receive",
-        VIEWER: READ,
+        WAREHOUSE: f"{READ}: receive {PO_PDF}",
+        VIEWER: f"{READ}: {PO_PDF}",
     },
     # Receipts: recorded by receiving (add = "choose the PO" page), never edited or deleted.
     "orders.receipt": {ADMIN: "va", MANAGER: "va", PURCHASING: "va", WAREHOUSE: "va", VIEWER: "v"},
@@ -232,7 +252,7 @@ RULES: dict[str, dict[str, str]] = {
         MANAGER: f"vacd: {SHIP_ACTIONS}",
         SALES: f"vac: {SHIP_ACTIONS}",
         WAREHOUSE: f"vac: {SHIP_ACTIONS}",
-        VIEWER: "v: print_packing_slip packing_slip",
+        VIEWER: f"v: print_packing_slip packing_slip {SHIP_PDFS}",
     },
     # Scheduled reports: Manager ("all reports") and Admin set them up and send them. Viewer "reads everything
     # it is shown" but "may not change anything": Send now / Resend write a run and e-mail it, so not the Viewer's.
@@ -302,6 +322,7 @@ URL_KINDS = {
     "export": "export",
     "import": "import",
     "import_orders": "import",
+    "count_sheet": "list",
     "import_template_csv": "import",
     "import_template_xlsx": "import",
     "process_import": "import",
@@ -1013,7 +1034,7 @@ def _check_action(world, client, model_admin, label, name, role, actions):
         path = Path(django_settings.MEDIA_ROOT) / folder / stored
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"row,column,value,reason\n")
-    response = client.get(url)
+    response = _json_endpoint_request(world, client, name, url) if name in JSON_ENDPOINTS else client.get(url)
     if role == ANONYMOUS:
         assert login_redirect(response), f"{where}: expected the login page, got {describe(response)}"
     elif allowed:
@@ -1026,6 +1047,16 @@ def _check_action(world, client, model_admin, label, name, role, actions):
         posted = client.post(url, _action_post_data(world, name, obj))
         assert posted.status_code == refused, f"{where} (POST): expected {refused}, got {describe(posted)}"
     assert _db_state(obj) == before, f"{where}: something changed"
+
+
+#: JSON endpoints behind the order forms (issue 10 §2), called as the forms call them
+JSON_ENDPOINTS = {"live_totals", "figures"}
+
+
+def _json_endpoint_request(world, client, name, url):
+    if name == "live_totals":
+        return client.post(url, data='{"lines": []}', content_type="application/json")
+    return client.get(url, {"warehouse": world["objects"]["inventory.warehouse"].pk})
 
 
 def _check_bulk_action(world, client, model_admin, obj, name, role, allowed, where):

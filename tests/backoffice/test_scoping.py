@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -197,12 +198,13 @@ def test_dashboard_of_a_user_without_role_shows_no_business_data(client, make_us
 # Product page: stock tab and list total ----------------------------------------------------------
 
 
-def test_product_stock_tab_lists_only_own_warehouse(main_client, world):
-    response = main_client.get(admin_url(world["product"], "change"))
-    stock_tab = next(
-        formset for formset in response.context["inline_admin_formsets"] if formset.opts.model is StockLevel
-    )
-    assert [form.instance.warehouse.code for form in stock_tab.formset.forms] == ["MAIN"]
+def test_product_stock_panel_lists_only_own_warehouse(main_client, world):
+    # The product page's stock per warehouse (the hub panel that replaced the stock tab).
+    html = main_client.get(admin_url(world["product"], "change")).content.decode()
+    table = html.split('data-hub="stock"')[1].split("</table>")[0]
+    assert "MAIN" in table and "OTHER" not in table and "THIRD" not in table
+    total = table.split("<tfoot>")[1]
+    assert re.findall(r">\s*(\d+)\s*<", total)[:1] == ["5"]  # on hand: MAIN's 5, not OTHER's 20
 
 
 def test_product_list_on_hand_counts_only_own_warehouse(main_client, world):
@@ -287,7 +289,7 @@ def test_stock_level_export_holds_only_own_warehouse(main_client, world):
     content = b"".join(response.streaming_content) if response.streaming else response.content
     rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
     assert rows
-    assert {row["warehouse"] for row in rows} == {"MAIN"}
+    assert {row["Warehouse"] for row in rows} == {"MAIN"}
 
 
 @pytest.mark.parametrize("kind", ["salesorder", "purchaseorder"])
@@ -308,13 +310,27 @@ def test_order_export_leaves_out_other_warehouses(main_client, world, warehouse,
 
 @pytest.mark.parametrize(
     ("changelist", "parameter"),
-    [("inventory_stockmovement_changelist", "warehouse"), ("orders_shipment_changelist", "sales_order__warehouse")],
+    [("orders_shipment_changelist", "sales_order__warehouse")],
 )
 def test_warehouse_list_filters_offer_only_own_warehouses(main_client, main_user, world, changelist, parameter):
     Warehouse.objects.get(code="THIRD").staff.add(main_user)  # two warehouses: the filter is shown
     response = main_client.get(reverse(f"admin:{changelist}"))
     (spec,) = [spec for spec in response.context["cl"].filter_specs if getattr(spec, "field_path", "") == parameter]
     assert [label for _pk, label in spec.lookup_choices] == ["MAIN", "THIRD"]
+
+
+def test_ledger_warehouse_filter_offers_only_own_warehouses(main_client, main_user, world):
+    # The stock ledger filters by warehouse with a type-to-pick box: what it offers comes from the autocomplete.
+    Warehouse.objects.get(code="THIRD").staff.add(main_user)
+    response = main_client.get(reverse("admin:inventory_stockmovement_changelist"))
+    (spec,) = [spec for spec in response.context["cl"].filter_specs if getattr(spec, "field_path", "") == "warehouse"]
+    assert spec is not None
+    offered = main_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "inventory", "model_name": "stockmovement", "field_name": "warehouse", "term": ""},
+    )
+    assert offered.status_code == 200
+    assert sorted(row["text"].split(" ")[0] for row in offered.json()["results"]) == ["MAIN", "THIRD"]
 
 
 def test_packing_slip_of_another_warehouses_shipment_is_not_found(main_client, world):

@@ -101,7 +101,7 @@ def test_take_an_order_by_phone_and_confirm_it_with_stock_reserved(
     assert order.status == SalesOrderStatus.DRAFT
     assert order.lines.count() == 2
 
-    page.get_by_role("link", name="Confirm").click()
+    page.get_by_role("link", name=re.compile(r"\bConfirm$")).click()  # not "E-mail confirmation"
     expect(page.locator("#workflow_lines")).to_contain_text("TEA-BLK")
     page.get_by_role("button", name="Confirm order").click()
     expect(page.locator("body")).to_contain_text(f"{order.number} confirmed: 7 reserved, 2 on backorder.")
@@ -141,11 +141,12 @@ def test_ship_part_of_an_order_with_a_tracking_number_and_print_the_packing_slip
     shipment = Shipment.objects.get(sales_order=order)
     expect(status_badge(page)).to_have_text("Pending")
 
-    page.get_by_role("link", name="Mark shipped").click()
+    # A pending shipment is packed and shipped in one step (issue 10 §2).
+    page.get_by_role("link", name="Pack & ship").click()
     page.select_option("select[name=carrier]", label="Parcel Express")
     page.fill("input[name=tracking_number]", tracking)
-    page.get_by_role("button", name="Mark shipped").click()
-    expect(page.locator("body")).to_contain_text(f"{shipment.number} shipped; the stock left MAIN.")
+    page.get_by_role("button", name="Pack & ship").click()
+    expect(page.locator("body")).to_contain_text(f"{shipment.number} packed and shipped; the stock left MAIN.")
     expect(status_badge(page)).to_have_text("Shipped")
     tracking_link = page.get_by_role("link", name=tracking)
     expect(tracking_link).to_have_attribute("href", f"https://track.example.com/?n={tracking}")

@@ -43,7 +43,7 @@ def test_sales_start_page(page, screenshot, django_user_model, world):
     sign_in(page, django_user_model, "sally", "Sales")
     sales = page.locator("[data-section=sales]")
     expect(sales).to_contain_text("Sales")
-    expect(figure(page, "Drafts")).to_have_text("2")
+    expect(figure(page, "Drafts")).to_have_text("1")
     expect(figure(page, "Awaiting credit approval")).to_have_text("1")
     expect(figure(page, "Late orders")).to_have_text("2")
     screenshot("sales")

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from inventory.models import MovementKind
 from inventory.services import StockLine, stock_receive
 from tests.factories import CustomerFactory, ProductFactory
+from tests.orders.documents_fixtures import doc_company, doc_shipped, docs  # noqa: F401 - document tests' fixtures
 
 
 @pytest.fixture

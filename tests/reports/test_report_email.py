@@ -65,7 +65,7 @@ def test_scheduled_xlsx_report_is_delivered_with_bodies_link_and_matching_number
     }
     for address, result in expected.items():
         message = by_to[address]
-        assert message["Subject"] == "Stock movements — 2026-10-05 – 2026-10-11"
+        assert message["Subject"] == "Stock ledger — 2026-10-05 – 2026-10-11"
         text = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
         total = f"{result.totals['quantity']:,}"
