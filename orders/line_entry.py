@@ -303,6 +303,10 @@ def _line_json(line: _Line, priced: SalesOrderLine | None, figures, short, custo
             net=_money(priced.net_amount),
             tax=_money(priced.tax_amount),
             total=_money(priced.total_amount),
+            # as the page shows money (backoffice.money); the raw figures above stay for machines
+            net_display=format_money(priced.net_amount),
+            tax_display=format_money(priced.tax_amount),
+            total_display=format_money(priced.total_amount),
         )
     return result
 

@@ -256,11 +256,11 @@ def credit_refusal(order: SalesOrder, over: bool, can_override: bool) -> str:
         "%(limit)s by %(excess)s."
     ) % {
         "order": order.number,
-        "total": order.total,
+        "total": format_money(order.total),
         "customer": order.customer.code,
-        "exposure": check.exposure,
-        "limit": check.credit_limit,
-        "excess": check.excess,
+        "exposure": format_money(check.exposure),
+        "limit": format_money(check.credit_limit),
+        "excess": format_money(check.excess),
     }
     if can_override:
         return summary + " " + _("Give a reason to confirm it over the limit.")
@@ -659,8 +659,8 @@ class SalesOrderAdmin(SalesOrderDocumentsMixin, ChooserAutocompleteMixin, Stream
         check = services.sales_order_credit_check(order=order)
         summary = [
             *order_summary(order),
-            (_("Open orders"), check.open_value if check else None),
-            (_("Over the limit by"), check.excess if check else None),
+            (_("Open orders"), format_money(check.open_value) if check else None),
+            (_("Over the limit by"), format_money(check.excess) if check else None),
             (_("Asked by"), order.approval_requested_by),
             (_("Note from Sales"), order.approval_request_note),
         ]
@@ -826,7 +826,7 @@ def order_summary(order: SalesOrder):
         (_("Total"), format_money(order.total)),
         (_("Order date"), order.order_date),
         (_("Required"), order.required_date),
-        (_("Credit limit"), order.customer.credit_limit),
+        (_("Credit limit"), format_money(order.customer.credit_limit)),
         (_("Reference"), order.customer_reference),
     ]
 

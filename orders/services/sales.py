@@ -17,6 +17,7 @@ from backoffice.errors import CreditLimitExceeded, InvalidTransition, Validation
 from backoffice.events import business_event
 from backoffice.history import save_with_user
 from backoffice.metrics import ORDERS_CONFIRMED
+from backoffice.money import format_money
 from backoffice.numbering import next_document_number
 from inventory.models import Product
 from inventory.services import StockLine, stock_allocate, stock_release
@@ -444,8 +445,9 @@ def _check_credit(order: SalesOrder, user, reason: str) -> None:
         "excess": str(check.excess),
     }
     summary = (
-        f"{order.number} ({order.total}) would take {customer.code}'s open orders to {exposure}, "
-        f"over the credit limit of {check.credit_limit} by {check.excess}"
+        f"{order.number} ({format_money(order.total)}) would take {customer.code}'s open orders to "
+        f"{format_money(exposure)}, over the credit limit of {format_money(check.credit_limit)} "
+        f"by {format_money(check.excess)}"
     )
     if not reason.strip():
         raise CreditLimitExceeded(

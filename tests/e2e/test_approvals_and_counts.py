@@ -23,6 +23,12 @@ from tests.factories import CustomerFactory, ProductFactory
 
 
 @pytest.fixture(autouse=True)
+def dollars(settings):
+    """Amounts are shown as the page shows money (backoffice.money), in a fixed currency here."""
+    settings.CURRENCY = "USD"
+
+
+@pytest.fixture(autouse=True)
 def sync_tasks(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", True)
 
@@ -63,7 +69,7 @@ def test_sales_sends_an_over_limit_order_and_a_manager_approves_it(
     sign_in(page, "sally")
     page.goto(f"/admin/orders/salesorder/{order.pk}/change/")
     page.get_by_role("link", name=re.compile(r"\bConfirm$")).click()
-    expect(page.locator("body")).to_contain_text("over the credit limit of 100.00 by 50.00")
+    expect(page.locator("body")).to_contain_text("over the credit limit of USD 100.00 by USD 50.00")
     page.fill("textarea[name=approval_request_note]", "Customer since 2012, pays on time")
     screenshot("sales-sends-for-approval")
     page.get_by_role("button", name="Send for approval").click()
@@ -125,7 +131,8 @@ def test_a_count_below_reservations_is_reviewed_applied_and_backorders_the_newes
     row = page.locator("#count_review tr[data-sku=TEA]")
     expect(row.locator("[data-col=expected]")).to_have_text("10")
     expect(row.locator("[data-col=difference]")).to_have_text("-4")
-    expect(row.locator("[data-col=value]")).to_have_text("-16.00")
+    expect(row.locator("[data-col=unit_cost]")).to_have_text("USD 4.00")
+    expect(row.locator("[data-col=value]")).to_have_text("USD -16.00")
     expect(row.locator("[data-col=released]")).to_have_text("3")
     expect(page.locator("#release-warning")).to_contain_text("3 reserved units are more than was counted")
     screenshot("count-review")

@@ -28,6 +28,12 @@ pytestmark = pytest.mark.usefixtures("stock_checked")
 
 
 @pytest.fixture(autouse=True)
+def dollars(settings):
+    """Amounts are shown as the page shows money (backoffice.money), in a fixed currency here."""
+    settings.CURRENCY = "USD"
+
+
+@pytest.fixture(autouse=True)
 def sync_tasks(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", True)
 
@@ -239,7 +245,7 @@ def test_review_shows_expected_counted_value_reason_and_what_goes_back_on_backor
     assert (rows["COLA"].difference, rows["COLA"].value, rows["COLA"].reason) == (4, Decimal("6.00"), "Found")
     body = text(review)
     assert "3 reserved units are more than was counted" in body
-    assert "-10.00" in body  # -16.00 + 6.00
+    assert "USD -10.00" in body  # -16.00 + 6.00, at average cost
     assert level(tea, warehouse).on_hand == 10  # nothing applied yet
 
     applied = client.post(

@@ -26,6 +26,12 @@ pytestmark = pytest.mark.usefixtures("stock_checked")
 
 
 @pytest.fixture(autouse=True)
+def dollars(settings):
+    """Amounts are shown as the page shows money (backoffice.money), in a fixed currency here."""
+    settings.CURRENCY = "USD"
+
+
+@pytest.fixture(autouse=True)
 def sync_tasks(monkeypatch):
     """django-q2 runs queued e-mails in the test process (as the worker would)."""
     monkeypatch.setattr(Conf, "SYNC", True)
@@ -98,7 +104,8 @@ def test_sales_sends_an_over_limit_order_and_every_manager_gets_an_email(
     message = mail.outbox[0]
     assert sorted(message.to) == ["maggie@example.com", "mike@example.com"]
     assert over_limit.number in message.subject and "Tight GmbH" in message.subject
-    assert "Over by:       50.00" in message.body
+    assert "Over by:       USD 50.00" in message.body
+    assert "Credit limit:  USD 100.00" in message.body and "Order total:   USD 150.00" in message.body
     assert "Long-standing customer" in message.body
     assert reverse("admin:orders_salesorder_change", args=[over_limit.pk]) in message.body
 
@@ -197,7 +204,7 @@ def test_sales_confirm_page_offers_send_for_approval_at_once(
 ):
     client.force_login(seller)
     page = text(client.get(url("salesorder_confirm", over_limit.pk)))
-    assert "over the credit limit of 100.00 by 50.00" in page
+    assert "over the credit limit of USD 100.00 by USD 50.00" in page
     assert "Send it to a Manager for credit approval" in page
     assert 'name="approval_request_note"' in page and "Send for approval" in page
     assert 'name="credit_override_reason"' not in page
@@ -221,7 +228,7 @@ def test_sales_confirm_page_offers_send_for_approval_at_once(
 def test_manager_confirm_page_shows_the_reason_box_on_the_first_attempt(client, over_limit, boss):
     client.force_login(boss)
     page = text(client.get(url("salesorder_confirm", over_limit.pk)))
-    assert "over the credit limit of 100.00 by 50.00" in page
+    assert "over the credit limit of USD 100.00 by USD 50.00" in page
     assert 'name="credit_override_reason"' in page and "Override and confirm" in page
 
 

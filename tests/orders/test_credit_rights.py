@@ -291,15 +291,16 @@ def test_historical_customer_import_applies_the_same_rule(limited, sales_user, m
 
 
 def test_sales_cannot_confirm_for_a_customer_it_created_until_a_manager_approves(
-    db, warehouse, sales_user, manager, product_with_stock
+    db, warehouse, sales_user, manager, product_with_stock, settings
 ):
     """Before: the new customer's limit was empty (unlimited), so Sales confirmed any amount."""
+    settings.CURRENCY = "USD"  # the refusal shows money as the pages do (backoffice.money)
     customer = customer_create(user=sales_user, code="fresh", name="Fresh Ltd")
     order = sales_order_create(customer=customer, warehouse=warehouse, user=sales_user)
     product = product_with_stock(50, sale_price=Decimal("10"), tax_rate=Decimal("0"))
     sales_order_line_add(order=order, product=product, quantity=1, user=sales_user)
 
-    with pytest.raises(CreditLimitExceeded, match="credit limit of 0.00"):
+    with pytest.raises(CreditLimitExceeded, match=r"credit limit of USD 0\.00"):
         sales_order_confirm(order=order, user=sales_user)
     confirmed = sales_order_confirm(order=order, user=manager, credit_override_reason="Prepaid")
     assert (confirmed.status, confirmed.credit_override_by) == (SalesOrderStatus.CONFIRMED, manager)

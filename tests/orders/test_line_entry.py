@@ -37,6 +37,12 @@ def line(product, quantity, key="lines-0", **values):
     return {"key": key, "product": product.pk, "quantity": str(quantity), **values}
 
 
+@pytest.fixture(autouse=True)
+def dollars(settings):
+    """Amounts are shown as the page shows money (backoffice.money), in a fixed currency here."""
+    settings.CURRENCY = "USD"
+
+
 @pytest.fixture
 def sales_client(client, sales_user):
     client.force_login(sales_user)
@@ -64,6 +70,9 @@ def test_live_totals_price_lines_with_tax_and_stock(sales_client, customer, ware
     first, second = data["lines"]
     # 3 × 12.50 × 0.95 × 0.90 = 32.0625 → 32.06; tax 20 % = 6.412 → 6.41
     assert (first["net"], first["tax"], first["total"], first["tax_rate"]) == ("32.06", "6.41", "38.47", "20.00")
+    # … and as the page shows money (backoffice.money), for the line cells
+    shown = (first["net_display"], first["tax_display"], first["total_display"])
+    assert shown == ("USD 32.06", "USD 6.41", "USD 38.47")
     assert first["list_price"] == "12.50"
     assert first["stock"] == {"on_hand": 7, "allocated": 0, "available": 7, "incoming": 0, "reorder_point": 0}
     # 7 available: the first line takes 3, the second gets 4 of its 6.

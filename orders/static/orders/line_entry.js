@@ -158,9 +158,9 @@
             }
             if (price) { price.placeholder = line.list_price; }
             setText(row, "tax_rate", line.tax_rate);
-            setText(row, "net_amount", line.net || "—");
-            setText(row, "tax_amount", line.tax || "—");
-            setText(row, "total_amount", line.total || "—");
+            setText(row, "net_amount", line.net_display || "—");
+            setText(row, "tax_amount", line.tax_display || "—");
+            setText(row, "total_amount", line.total_display || "—");
             var warning = line.error || (line.short > 0 ? label("Short", {n: line.short}) : "");
             showStock(row, line.stock, warning);
         });
