@@ -32,10 +32,11 @@ from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
 from django.contrib.admin.views.main import ORDER_VAR
 from django.contrib.admin.widgets import AutocompleteMixin
+from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection, connections
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -450,14 +451,20 @@ def postgresql_count(queryset) -> tuple[int, bool] | None:
         sql, params = queryset.order_by().values("pk").query.sql_with_params()
     except EmptyResultSet:
         return 0, False
-    with conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.reltuples::bigint, CASE WHEN c.reltuples >= %s THEN NULL"
-            f" ELSE (SELECT COUNT(*) FROM ({sql}) AS counted) END"
-            " FROM pg_class c WHERE c.oid = %s::regclass",
-            [ESTIMATE_COUNT_ABOVE, *params, queryset.model._meta.db_table],
-        )
-        row = cursor.fetchone()
+    known = cache.get(_table_size_key(queryset.model, queryset.db))
+    if known is not None and known >= ESTIMATE_COUNT_ABOVE:
+        # Known big (a search just looked, ``_big_table``): no exact-count statement at all, whose plan
+        # PostgreSQL may JIT-compile (half a second) even though it never runs the count.
+        row = (known, None)
+    else:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.reltuples::bigint, CASE WHEN c.reltuples >= %s THEN NULL"
+                f" ELSE (SELECT COUNT(*) FROM ({sql}) AS counted) END"
+                " FROM pg_class c WHERE c.oid = %s::regclass",
+                [ESTIMATE_COUNT_ABOVE, *params, queryset.model._meta.db_table],
+            )
+            row = cursor.fetchone()
     if row is None:
         return None
     reltuples, exact = row
@@ -564,8 +571,45 @@ def _search_lookup(field_name: str, term: str = "") -> str:
     return f"{field_name}__{'contains' if _is_caseless(term) else 'icontains'}"
 
 
-def _keys(queryset, limit: int = SEARCH_KEYS_LIMIT):
+#: how long the size of a searched table is remembered (``_big_table``): it only picks a plan, never rows
+TABLE_SIZE_CACHE_SECONDS = 600
+
+
+class RowByRowExists(Exists):
+    """``EXISTS`` that PostgreSQL checks row by row (an index probe per row of the outer list) instead of
+    hashing the whole subquery first. Inside an ``OR`` the planner hashes a subquery for every row the
+    outer scan might read, never for the first page it stops at: a word matching a tenth of a million
+    order lines ("12" in SKUs) was computed in full on every search. ``OFFSET 0`` is what keeps PostgreSQL
+    from turning the ``EXISTS`` into a hashed ``IN``; the rows are the same."""
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        extra_context.pop("template", None)
+        return self.as_sql(compiler, connection, template="EXISTS(%(subquery)s OFFSET 0)", **extra_context)
+
+
+def _table_size_key(model, using: str) -> str:
+    return f"admin_tools:reltuples:{using}:{model._meta.db_table}"
+
+
+def _big_table(model, using: str) -> bool:
+    """Whether ``model``'s table has at least ``ESTIMATE_COUNT_ABOVE`` rows (PostgreSQL's ``reltuples``,
+    remembered ``TABLE_SIZE_CACHE_SECONDS``): only there is a list's count estimated and a page read row by
+    row cheaper than hashing the matches of the whole table."""
+    table = model._meta.db_table
+    key = _table_size_key(model, using)
+    rows = cache.get(key)
+    if rows is None:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
+            row = cursor.fetchone()
+        rows = int(row[0]) if row else -1
+        cache.set(key, rows, TABLE_SIZE_CACHE_SECONDS)
+    return rows >= ESTIMATE_COUNT_ABOVE
+
+
+def _keys(queryset, limit: int | None = None):
     """The keys as a literal list when few (the outer query can use its index for each), else a subquery."""
+    limit = SEARCH_KEYS_LIMIT if limit is None else limit
     keys = list(queryset[: limit + 1])
     return keys if len(keys) <= limit else queryset
 
@@ -580,7 +624,9 @@ class KeyedSearchMixin:
     (``customer_id IN (...)`` / ``id IN (...)``): same matches, no duplicates, each branch indexed.
     Prefixes ``^`` (starts with) and ``=`` (exact) work as in Django; each word must match some field.
     A short word without letters (``12``) is matched case-sensitively: the same rows (``_is_caseless``),
-    without upper-casing every value of every searched column.
+    without upper-casing every value of every searched column. A word matching many related rows ("12" in
+    the SKUs of a tenth of a million order lines) on a big PostgreSQL table is checked row by row
+    (``RowByRowExists``): the first page reads a few hundred orders' keys instead of every match.
     """
 
     @staticmethod
@@ -638,8 +684,20 @@ class KeyedSearchMixin:
                 ]
                 if self._in_every_row(head.related_model, paths, term):
                     return None
+            if not isinstance(keys, list) and self._row_by_row(model, matches.db):
+                return Q(RowByRowExists(matches.filter(pk=OuterRef(head.attname))))
             return Q(**{f"{head.attname}__in": keys})
-        return Q(pk__in=_keys(matches.values_list(head.field.attname, flat=True)))
+        keys = _keys(matches.values_list(head.field.attname, flat=True))
+        if not isinstance(keys, list) and self._row_by_row(model, matches.db):
+            return Q(RowByRowExists(matches.filter(**{head.field.attname: OuterRef("pk")})))
+        return Q(pk__in=keys)
+
+    @staticmethod
+    def _row_by_row(model, using: str) -> bool:
+        """Many related matches on a big PostgreSQL table: each row of the list is checked by its keys
+        (``RowByRowExists``), so the first page reads a few hundred rows instead of every match. Elsewhere
+        (SQLite, smaller tables whose lists are counted exactly) the matches are one subquery."""
+        return connections[using].vendor == "postgresql" and _big_table(model, using)
 
     def get_search_results(self, request, queryset, search_term):
         search_fields = [str(field) for field in self.get_search_fields(request)]

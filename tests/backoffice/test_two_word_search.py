@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from django.contrib import admin
 from django.contrib.admin import ModelAdmin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from backoffice import admin_tools
 from backoffice.admin_tools import _is_caseless
@@ -96,3 +98,54 @@ def test_orders_and_shipments_two_word_search_matches_djangos(
     orders = listed(admin_client, "/admin/orders/salesorder/", "scale 12")
     assert sorted(order.customer.name for order in orders) == ["Scale client 12", "Scale customer 12"]
     assert len(listed(admin_client, "/admin/orders/shipment/", "scale")) == 3
+
+
+@pytest.mark.parametrize("row_by_row", [False, True])
+def test_sku_and_number_words_match_djangos(admin_client, rf, admin_user, warehouse, monkeypatch, row_by_row):
+    # Every related match is "many" (keys limit 1). row_by_row: the list's table counts as big, so on
+    # PostgreSQL each order / shipment is checked by its keys (admin_tools.RowByRowExists) instead of one
+    # subquery over every match; on SQLite both stay a subquery. The rows found must not change.
+    monkeypatch.setattr(admin_tools, "SEARCH_KEYS_LIMIT", 1)
+    if row_by_row:
+        monkeypatch.setattr(admin_tools, "_big_table", lambda model, using: True)
+    request = rf.get("/")
+    request.user = admin_user
+    green = ProductFactory(sku="SKU-12", name="Green tea")
+    black = ProductFactory(sku="SKU-3", name="Black tea")
+    mug = ProductFactory(sku="X-120", name="Mug")
+    stock_receive(lines=[StockLine(p.pk, warehouse.pk, 50) for p in (green, black, mug)], kind=MovementKind.OPENING)
+    carrier = CarrierFactory(name="DHL")
+    for code, name, products in (
+        ("C1", "Scale customer 12", [black]),
+        ("C2", "Scale customer 3", [green]),
+        ("C3", "Scale client 7", [black, mug]),
+        ("C4", "Scale client 8", [black]),
+    ):
+        order = services.sales_order_create(
+            customer=CustomerFactory(code=code, name=name), warehouse=warehouse, user=admin_user
+        )
+        for product in products:
+            services.sales_order_line_add(order=order, product=product, quantity=1, user=admin_user)
+        services.sales_order_confirm(order=order, user=admin_user)
+        services.shipment_ship(
+            shipment=services.shipment_create(sales_order=order, user=admin_user, carrier=carrier), user=admin_user
+        )
+    numbers = list(SalesOrder.objects.values_list("number", flat=True)) + list(
+        Shipment.objects.values_list("number", flat=True)
+    )
+    digit = next(d for d in "123456789" if any(d in number for number in numbers))  # in a number and a SKU
+    terms = ("12", digit, f"{digit} client", "SKU-12", "sku-1", "x-120", "customer 12", "client 120", "7 sku", "SKU")
+    for term in terms:
+        for model, url in ((SalesOrder, "/admin/orders/salesorder/"), (Shipment, "/admin/orders/shipment/")):
+            found = {row.pk for row in listed(admin_client, url, term)}
+            assert found == plain_django_search(model, request, term), (term, url)
+    orders = listed(admin_client, "/admin/orders/salesorder/", "SKU-12")
+    assert [order.customer.name for order in orders] == ["Scale customer 3"]
+    with CaptureQueriesContext(connection) as captured:
+        assert len(listed(admin_client, "/admin/orders/salesorder/", "sku")) == 4
+    checked_row_by_row = any("OFFSET 0)" in query["sql"] for query in captured.captured_queries)
+    assert checked_row_by_row == (row_by_row and connection.vendor == "postgresql")
+    shipments = listed(admin_client, "/admin/orders/shipment/", "x-120")
+    assert [shipment.sales_order.customer.name for shipment in shipments] == ["Scale client 7"]
+    orders = listed(admin_client, "/admin/orders/salesorder/", "client 120")
+    assert [order.customer.name for order in orders] == ["Scale client 7"]
