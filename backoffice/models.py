@@ -21,7 +21,9 @@ class DocumentSequence(models.Model):
         app_label = "backoffice"
 
     def __str__(self) -> str:
-        return f"{self.prefix}-{self.last_value:06d}"
+        from backoffice.numbering import format_document_number
+
+        return format_document_number(self.prefix, self.last_value)
 
 
 class ImportPreview(models.Model):

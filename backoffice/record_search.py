@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from backoffice.admin_bounds import bounded_search_term
+from backoffice.numbering import format_document_number
 from backoffice.scoping import scope_queryset
 
 #: rows shown per kind (one more is read to know whether to offer "More …")
@@ -112,7 +113,7 @@ def document_numbers(term: str, prefix: str) -> list[str]:
     if typed and typed != prefix:
         return []
     digits = match["digits"]
-    return sorted({f"{prefix}-{int(digits):06d}", f"{prefix}-{digits}"})
+    return sorted({format_document_number(prefix, int(digits)), f"{prefix}-{digits}"})
 
 
 def _number_condition(prefix: str, extra: Callable[[str], Q | None] | None = None):

@@ -26,7 +26,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -35,6 +34,7 @@ from backoffice.errors import ImportRejected, RowError
 from backoffice.field_rights import FieldChangeRefused
 from backoffice.limits import MAX_AMOUNT, MAX_PRICE, MAX_QUANTITY
 from backoffice.models import DocumentSequence
+from backoffice.numbering import next_document_numbers
 from inventory.models import Product, Supplier, SupplierProduct, Warehouse
 from orders import pricing
 from orders.models import (
@@ -216,16 +216,6 @@ class _Reader:
 
 def _aware(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(12, 0)))
-
-
-def _take_numbers(prefix: str, count: int) -> list[str]:
-    """``count`` consecutive document numbers in one locked step (see backoffice.numbering)."""
-    if count == 0:
-        return []
-    DocumentSequence.objects.get_or_create(prefix=prefix)
-    DocumentSequence.objects.filter(prefix=prefix).update(last_value=F("last_value") + count)
-    last = DocumentSequence.objects.select_for_update().values_list("last_value", flat=True).get(prefix=prefix)
-    return [f"{prefix}-{value:06d}" for value in range(last - count + 1, last + 1)]
 
 
 def _keep_sequence_ahead(prefix: str, numbers: Sequence[str]) -> None:
@@ -552,7 +542,7 @@ def _write_sales_orders(plans: list[_SalesOrderPlan], user) -> ImportResult:
 def _write_historical_shipments(plans: list[_SalesOrderPlan], user) -> None:
     """Shipped/delivered orders get one shipment dated on the shipped date, and no stock movement."""
     shipped = [p for p in plans if p.order.status in {SalesOrderStatus.SHIPPED, SalesOrderStatus.DELIVERED}]
-    numbers = _take_numbers("SH", len(shipped))
+    numbers = next_document_numbers("SH", len(shipped))
     shipments = []
     for plan, number in zip(shipped, numbers, strict=True):
         when = _aware(plan.shipped_date)

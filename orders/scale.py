@@ -23,10 +23,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
 
 from backoffice.dashboard_cache import dashboard_changed
-from backoffice.models import DocumentSequence
+from backoffice.numbering import next_document_numbers
 from inventory.models import Product, StockLevel, Supplier, SupplierProduct, Warehouse
 from inventory.scale import SKU_PREFIX, WAREHOUSE_PREFIX
 from orders import pricing
@@ -108,16 +107,6 @@ def _pick(mix, age: int, rng: random.Random):
             statuses, chances = zip(*weights, strict=True)
             return rng.choices(statuses, chances)[0]
     raise AssertionError("the last bucket has no limit")
-
-
-def _take_numbers(prefix: str, count: int) -> list[str]:
-    """``count`` consecutive document numbers in one locked step (as ``backoffice.numbering`` hands them out)."""
-    if count == 0:
-        return []
-    DocumentSequence.objects.get_or_create(prefix=prefix)
-    DocumentSequence.objects.filter(prefix=prefix).update(last_value=F("last_value") + count)
-    last = DocumentSequence.objects.select_for_update().values_list("last_value", flat=True).get(prefix=prefix)
-    return [f"{prefix}-{value:06d}" for value in range(last - count + 1, last + 1)]
 
 
 def _noon(day: date) -> datetime:
@@ -246,8 +235,8 @@ def _seed_sales(
     progress: Callable[[str], None],
 ) -> tuple[int, int, int, int]:
     ages = sorted((rng.randrange(HISTORY_DAYS) for _ in range(count)), reverse=True)  # oldest first
-    numbers = _take_numbers("SO", count)
-    ship_numbers = iter(_take_numbers("SH", count))  # at most one per order; unused ones are just skipped
+    numbers = next_document_numbers("SO", count)
+    ship_numbers = iter(next_document_numbers("SH", count))  # at most one per order; unused ones are just skipped
     lines_written = shipments_written = backordered = 0
     for chunk in _chunks(count):
         orders: list[SalesOrder] = []
@@ -366,8 +355,8 @@ def _seed_purchases(
 ) -> tuple[int, int]:
     suppliers = [pk for pk, catalogue in catalogues.items() if catalogue]
     ages = sorted((rng.randrange(HISTORY_DAYS) for _ in range(count)), reverse=True)
-    numbers = _take_numbers("PO", count)
-    receipt_numbers = iter(_take_numbers("RC", count))
+    numbers = next_document_numbers("PO", count)
+    receipt_numbers = iter(next_document_numbers("RC", count))
     lines_written = receipts_written = 0
     for chunk in _chunks(count):
         orders, order_lines = [], []
