@@ -13,7 +13,6 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 
 from backoffice.api_base import ApiViewSet, CatalogueViewSet, ETagMixin, ListMixin
 from backoffice.api_filters import IsoDateTimeFilter, UpdatedSinceFilterSet
@@ -213,21 +212,14 @@ class DocumentViewSet(
         return self.respond_with(order)
 
     def replace_lines(self, order, lines, user):
-        """``lines`` become the order's lines: with ``id`` changed, without added, the others removed."""
-        existing = {line.pk: line for line in order.lines.all()}
-        unknown = [line["id"] for line in lines if "id" in line and line["id"] not in existing]
-        if unknown:
-            raise ValidationError({"lines": [f"Lines {unknown} are not on {order.number}."]})
-        kept = {line["id"] for line in lines if "id" in line}
-        for pk, line in existing.items():
-            if pk not in kept:
-                self.service("line_remove")(line=line, user=user)
-        for line in lines:
-            fields = {key: value for key, value in line.items() if key != "id"}
-            if "id" in line:
-                self.service("line_update")(line=existing[line["id"]], user=user, **fields)
-            else:
-                self.service("line_add")(order=order, user=user, **fields)
+        services.document_lines_replace(
+            order,
+            lines,
+            user=user,
+            line_add=self.service("line_add"),
+            line_update=self.service("line_update"),
+            line_remove=self.service("line_remove"),
+        )
 
 
 @extend_schema_view(**document_schema("sales order", SalesOrderInput, SalesOrderSerializer))

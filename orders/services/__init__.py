@@ -15,6 +15,7 @@ shipment → customer → stock levels (``inventory.services`` locks those by pk
 Nothing locks a document after a stock level.
 """
 
+from orders.services._common import document_lines_replace
 from orders.services.approvals import (
     credit_approvers,
     sales_order_approve_credit,
@@ -89,6 +90,7 @@ from orders.services.shipping import (
 )
 
 __all__ = [
+    "document_lines_replace",
     "CUSTOMER_FIELDS",
     "CUSTOMER_PROTECTED_FIELDS",
     "CHANGE_CREDIT_PERM",

@@ -72,3 +72,26 @@ def _locked(model, pk, *related: str):
 
 def _pk(value) -> int:
     return value if isinstance(value, int) else value.pk
+
+
+def document_lines_replace(order, lines: Iterable[dict], *, user, line_add, line_update, line_remove) -> None:
+    """``lines`` become the document's lines: those with an ``id`` are changed, those without added, the
+    others removed — each through the document's own line services (they price and total it).
+
+    A line ``id`` that is not on ``order`` refuses the whole change (call inside the caller's transaction).
+    """
+    lines = list(lines)
+    existing = {line.pk: line for line in order.lines.all()}
+    unknown = [line["id"] for line in lines if "id" in line and line["id"] not in existing]
+    if unknown:
+        raise ValidationError({"lines": [f"Lines {unknown} are not on {order.number}."]})
+    kept = {line["id"] for line in lines if "id" in line}
+    for pk, line in existing.items():
+        if pk not in kept:
+            line_remove(line=line, user=user)
+    for line in lines:
+        fields = {key: value for key, value in line.items() if key != "id"}
+        if "id" in line:
+            line_update(line=existing[line["id"]], user=user, **fields)
+        else:
+            line_add(order=order, user=user, **fields)

@@ -87,6 +87,25 @@ def test_draft_lines_are_replaced(make_user, customer, stocked_product):
     assert changed.json()["subtotal"] == "90.00"
 
 
+def test_a_line_of_another_order_refuses_the_whole_change(make_user, customer, stocked_product):
+    client = api(make_user("Sales"))
+    order = client.post(ORDERS, new_order(3), format="json").json()
+    other = client.post(ORDERS, new_order(1), format="json").json()
+    foreign = other["lines"][0]["id"]
+
+    refused = client.patch(
+        f"{ORDERS}{order['id']}/",
+        {"customer_reference": "changed", "lines": [{"id": foreign, "quantity": 7}]},
+        format="json",
+    )
+
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid"
+    assert f"Lines [{foreign}] are not on {order['number']}." in refused.json()["fields"]["lines"]
+    after = client.get(f"{ORDERS}{order['id']}/").json()
+    assert after["customer_reference"] == order["customer_reference"]  # nothing written
+    assert [(row["id"], row["quantity"]) for row in after["lines"]] == [(order["lines"][0]["id"], 3)]
+
+
 def test_ship_creates_a_shipment_of_everything_reserved(make_user, customer, stocked_product):
     client = api(make_user("Sales"))
     order_id = client.post(ORDERS, new_order(2), format="json").json()["id"]
