@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import django_filters
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 
+from backoffice.api import error_body
 from backoffice.api_base import ApiViewSet, CatalogueViewSet, ETagMixin, ListMixin
 from backoffice.api_filters import IsoDateTimeFilter, UpdatedSinceFilterSet
-from backoffice.api_schema import crud_schema
+from backoffice.api_schema import ErrorSerializer, crud_schema
 from inventory.filters import visible_warehouses
 from orders import services
 from orders.models import (
@@ -30,8 +31,11 @@ from orders.models import (
     Shipment,
 )
 from orders.serializers import (
+    SALES_ORDER_EXAMPLE,
+    ApprovalRequestInput,
     CarrierSerializer,
     ConfirmInput,
+    CreditDecisionInput,
     CustomerSerializer,
     DocumentInput,
     MarkShippedInput,
@@ -222,10 +226,50 @@ class DocumentViewSet(
         )
 
 
+def action_errors(status_code: int, description: str, *errors: tuple[str, str, str, dict]) -> OpenApiResponse:
+    """An error response of one action with its own examples (``(title, code, detail, fields)``), in the one
+    error shape; the errors an action does not name are ``ApiAutoSchema``'s general ones."""
+    return OpenApiResponse(
+        ErrorSerializer,
+        description=description,
+        examples=[
+            OpenApiExample(
+                f"{status_code} {code}: {title}",
+                value=error_body(code, detail, fields),
+                response_only=True,
+                status_codes=[str(status_code)],
+            )
+            for title, code, detail, fields in errors
+        ],
+    )
+
+
+def order_example(name: str, **changes) -> OpenApiExample:
+    return OpenApiExample(name, value={**SALES_ORDER_EXAMPLE, **changes}, response_only=True, status_codes=["200"])
+
+
+_UNRESERVED_LINES = [{**line, "quantity_reserved": 0} for line in SALES_ORDER_EXAMPLE["lines"]]
+_SENT = {
+    "confirmed_at": None,
+    "lines": _UNRESERVED_LINES,
+    "approval_requested_at": "2026-01-31T10:02:00+01:00",
+    "approval_request_note": "Long-standing customer; pays within 30 days.",
+}
+_DECIDED_AT = {"approval_decided_at": "2026-01-31T11:15:00+01:00", "updated_at": "2026-01-31T11:15:00+01:00"}
+_REASON_MISSING = (
+    "no reason",
+    "invalid",
+    "Invalid input: reason: This field is required.",
+    {"reason": ["This field is required."]},
+)
+_NOT_AWAITING = "SO-000017 is {status}, not awaiting credit approval."
+
+
 @extend_schema_view(**document_schema("sales order", SalesOrderInput, SalesOrderSerializer))
 class SalesOrderViewSet(DocumentViewSet):
     """Sales orders: create with lines, change while draft (409 ``invalid_transition`` after),
-    ``confirm/`` (credit check, reservation, backorders), ``cancel/``, ``ship/``."""
+    ``confirm/`` (credit check, reservation, backorders), ``cancel/``, ``ship/``; credit approval:
+    ``send-for-approval/``, ``approve/``, ``reject/``."""
 
     queryset = (
         SalesOrder.objects.select_related("customer", "warehouse")
@@ -240,6 +284,11 @@ class SalesOrderViewSet(DocumentViewSet):
         "confirm": ["orders.confirm_salesorder"],
         "cancel": ["orders.confirm_salesorder"],
         "ship": ["orders.ship_shipment", "orders.add_shipment"],
+        # The admin's Confirm page sends an over-limit order for approval; its Approve/Reject credit pages
+        # need the approval permission (the services check it again).
+        "send_for_approval": ["orders.confirm_salesorder"],
+        "approve": [services.APPROVE_CREDIT_PERM],
+        "reject": [services.APPROVE_CREDIT_PERM],
     }
 
     input_class = SalesOrderInput
@@ -272,6 +321,138 @@ class SalesOrderViewSet(DocumentViewSet):
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.sales_order_cancel(order=order, user=request.user, reason=data.validated_data["reason"])
+        return self.respond_with(order)
+
+    @extend_schema(
+        summary="Send a draft over its customer's credit limit for a Manager's approval",
+        description="For an order that confirm/ refuses with 409 credit_limit_exceeded. The order becomes "
+        "awaiting_approval: read-only, nothing reserved, until a Manager approves (it is then confirmed) or "
+        "rejects it (back to draft, with the reason). The Managers are e-mailed with the optional note. Refused "
+        "(400 validation_failed) for an order within the limit (confirm it) or one that could not be confirmed "
+        "anyway (no lines, inactive products...).",
+        request=ApprovalRequestInput,
+        responses={
+            200: SalesOrderSerializer,
+            400: action_errors(
+                400,
+                "Invalid input, or the order does not need (or could not get) approval (validation_failed).",
+                (
+                    "within the limit",
+                    "validation_failed",
+                    "SO-000017 is within its customer's credit limit: confirm it directly.",
+                    {},
+                ),
+                ("no lines", "validation_failed", "SO-000017 cannot be confirmed: it has no lines.", {}),
+                (
+                    "note too long",
+                    "invalid",
+                    "Invalid input: note: Ensure this field has no more than 2000 characters.",
+                    {"note": ["Ensure this field has no more than 2000 characters."]},
+                ),
+            ),
+            409: action_errors(
+                409,
+                "invalid_transition: the order is not a draft (already sent, confirmed, cancelled...).",
+                (
+                    "not a draft",
+                    "invalid_transition",
+                    "SO-000017 is awaiting approval; only a draft can be sent for approval.",
+                    {},
+                ),
+            ),
+        },
+        examples=[
+            OpenApiExample("Send for approval", value={"note": _SENT["approval_request_note"]}, request_only=True),
+            order_example("Awaiting approval", status="awaiting_approval", **_SENT),
+        ],
+    )
+    @action(detail=True, methods=["post"], url_path="send-for-approval", url_name="send-for-approval")
+    def send_for_approval(self, request, pk=None):
+        order = self.get_object()
+        data = ApprovalRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order, _check = services.sales_order_request_approval(
+            order=order, user=request.user, note=data.validated_data["note"]
+        )
+        return self.respond_with(order)
+
+    @extend_schema(
+        summary="Approve an order awaiting credit approval (it is confirmed)",
+        description="Managers (orders.approve_credit). The order is confirmed as confirm/ would (stock reserved, "
+        "the rest backordered, webhook sales_order.confirmed); the reason is recorded as its credit override and "
+        "the Sales user who asked is e-mailed.",
+        request=CreditDecisionInput,
+        responses={
+            200: SalesOrderSerializer,
+            400: action_errors(
+                400,
+                "No reason, or the order can no longer be confirmed (validation_failed).",
+                _REASON_MISSING,
+                (
+                    "cannot be confirmed",
+                    "validation_failed",
+                    "SO-000017 cannot be confirmed: inactive products: CHAI.",
+                    {},
+                ),
+            ),
+            409: action_errors(
+                409,
+                "invalid_transition: the order is not awaiting credit approval.",
+                ("not awaiting approval", "invalid_transition", _NOT_AWAITING.format(status="draft"), {}),
+            ),
+        },
+        examples=[
+            OpenApiExample("Approve", value={"reason": "Paid their last 12 invoices on time."}, request_only=True),
+            order_example(
+                "Approved and confirmed",
+                **{**_SENT, "confirmed_at": "2026-01-31T11:15:00+01:00", "lines": SALES_ORDER_EXAMPLE["lines"]},
+                **_DECIDED_AT,
+                credit_override_reason="Paid their last 12 invoices on time.",
+            ),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        order = self.get_object()
+        data = CreditDecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.sales_order_approve_credit(
+            order=order, user=request.user, reason=data.validated_data["reason"]
+        )
+        return self.respond_with(order)
+
+    @extend_schema(
+        summary="Reject an order awaiting credit approval (back to draft)",
+        description="Managers (orders.approve_credit). The order goes back to draft with the reason "
+        "(approval_rejection_reason); the Sales user who asked is e-mailed. Sales may change it and send it "
+        "again, or cancel it.",
+        request=CreditDecisionInput,
+        responses={
+            200: SalesOrderSerializer,
+            400: action_errors(400, "No reason given.", _REASON_MISSING),
+            409: action_errors(
+                409,
+                "invalid_transition: the order is not awaiting credit approval.",
+                ("not awaiting approval", "invalid_transition", _NOT_AWAITING.format(status="confirmed"), {}),
+            ),
+        },
+        examples=[
+            OpenApiExample("Reject", value={"reason": "Two invoices overdue: ask for prepayment."}, request_only=True),
+            order_example(
+                "Rejected, back to draft",
+                status="draft",
+                **_SENT,
+                **_DECIDED_AT,
+                approval_rejection_reason="Two invoices overdue: ask for prepayment.",
+            ),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        order = self.get_object()
+        data = CreditDecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.sales_order_reject_credit(order=order, user=request.user, reason=data.validated_data["reason"])
         return self.respond_with(order)
 
     @extend_schema(

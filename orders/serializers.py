@@ -137,6 +137,13 @@ class SalesOrderSerializer(serializers.ModelSerializer):
             "notes",
             "confirmed_at",
             "cancelled_at",
+            # Credit approval (orders.services.approvals): sent with a note, then approved (the reason is the
+            # credit override) or rejected with a reason (back to draft).
+            "credit_override_reason",
+            "approval_requested_at",
+            "approval_request_note",
+            "approval_decided_at",
+            "approval_rejection_reason",
             "lines",
             "created_at",
             "updated_at",
@@ -245,6 +252,16 @@ class ReasonInput(serializers.Serializer):
 
 class ConfirmInput(serializers.Serializer):
     credit_override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class ApprovalRequestInput(serializers.Serializer):
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, default="", help_text="For the Managers (optional)."
+    )
+
+
+class CreditDecisionInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Required; recorded on the order and sent to Sales.")
 
 
 # Purchase orders and receipts ---------------------------------------------------------------------
@@ -442,49 +459,53 @@ examples(
         ],
     },
 )
-examples(
-    SalesOrderSerializer,
-    response={
-        "id": 17,
-        "number": "SO-000017",
-        "status": "confirmed",
-        "customer": 3,
-        "customer_code": "ALFKI",
-        "warehouse": 1,
-        "warehouse_code": "MAIN",
-        "order_date": "2026-01-31",
-        "required_date": None,
-        "customer_reference": "WEB-1001",
-        "shipping_address": "Obere Str. 57, Berlin",
-        "discount_percent": "0.00",
-        "shipping_charge": "0.00",
-        "subtotal": "36.00",
-        "tax_total": "7.20",
-        "total": "43.20",
-        "backordered_quantity": 0,
-        "notes": "",
-        "confirmed_at": "2026-01-31T10:05:00+01:00",
-        "cancelled_at": None,
-        "lines": [
-            {
-                "id": 41,
-                "product": 12,
-                "sku": "CHAI",
-                "quantity": 2,
-                "unit_price": "18.0000",
-                "discount_percent": "0.00",
-                "tax_rate": "20.00",
-                "net_amount": "36.00",
-                "tax_amount": "7.20",
-                "total_amount": "43.20",
-                "quantity_reserved": 2,
-                "quantity_backordered": 0,
-                "quantity_shipped": 0,
-            }
-        ],
-        **_STAMPS,
-    },
-)
+#: A confirmed sales order (the credit-approval actions of ``orders/api.py`` show it at their other steps).
+SALES_ORDER_EXAMPLE = {
+    "id": 17,
+    "number": "SO-000017",
+    "status": "confirmed",
+    "customer": 3,
+    "customer_code": "ALFKI",
+    "warehouse": 1,
+    "warehouse_code": "MAIN",
+    "order_date": "2026-01-31",
+    "required_date": None,
+    "customer_reference": "WEB-1001",
+    "shipping_address": "Obere Str. 57, Berlin",
+    "discount_percent": "0.00",
+    "shipping_charge": "0.00",
+    "subtotal": "36.00",
+    "tax_total": "7.20",
+    "total": "43.20",
+    "backordered_quantity": 0,
+    "notes": "",
+    "confirmed_at": "2026-01-31T10:05:00+01:00",
+    "cancelled_at": None,
+    "credit_override_reason": "",
+    "approval_requested_at": None,
+    "approval_request_note": "",
+    "approval_decided_at": None,
+    "approval_rejection_reason": "",
+    "lines": [
+        {
+            "id": 41,
+            "product": 12,
+            "sku": "CHAI",
+            "quantity": 2,
+            "unit_price": "18.0000",
+            "discount_percent": "0.00",
+            "tax_rate": "20.00",
+            "net_amount": "36.00",
+            "tax_amount": "7.20",
+            "total_amount": "43.20",
+            "quantity_reserved": 2,
+            "quantity_backordered": 0,
+            "quantity_shipped": 0,
+        }
+    ],
+    **_STAMPS,
+}
+examples(SalesOrderSerializer, response=SALES_ORDER_EXAMPLE)
 examples(ConfirmInput, request={"credit_override_reason": ""})
 examples(ReasonInput, request={"reason": "Customer changed their mind"})
 examples(
