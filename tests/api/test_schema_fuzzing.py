@@ -2,15 +2,14 @@
 project's own OpenAPI document and sends them through the WSGI application as a superuser with an API
 token. No answer may be a 5xx, and every answer must match the schema (body of documented statuses).
 
-Bounded: a few examples per operation (FUZZ_EXAMPLES) and a time budget for the whole run (FUZZ_SECONDS);
-the test fails if the budget leaves operations untried, so a slow run is noticed, not silently shortened.
+Bounded by a few derandomized examples per operation (FUZZ_EXAMPLES), never by a clock: every operation is
+fuzzed on every run however busy the machine is (a time budget once left operations untried under load).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import time
 
 import pytest
 import schemathesis
@@ -25,7 +24,6 @@ from tests.api.token_helpers import bearer, make_token
 from tests.factories import CustomerFactory
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
-FUZZ_SECONDS = float(os.environ.get("FUZZ_SECONDS", "90"))
 
 
 @contextlib.contextmanager
@@ -61,22 +59,16 @@ def test_no_operation_answers_a_5xx_or_outside_its_schema(client, admin_user, ap
     checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 30, "the schema lists the API's operations"
-    started = time.monotonic()
     failures: list[str] = []
 
     with keep_connection():
-        tried = fuzz_all(operations, headers, checks, started, failures)
+        fuzz_all(operations, headers, checks, failures)
 
     assert not failures, f"{len(failures)} operation(s) failed:\n\n" + "\n\n".join(failures)
-    assert tried == len(operations), f"only {tried} of {len(operations)} operations fuzzed in {FUZZ_SECONDS} s"
 
 
-def fuzz_all(operations, headers, checks, started, failures) -> int:
-    tried = 0
+def fuzz_all(operations, headers, checks, failures) -> None:
     for operation in operations:
-        if time.monotonic() - started > FUZZ_SECONDS:
-            break
-        tried += 1
 
         @settings(
             max_examples=FUZZ_EXAMPLES,
@@ -94,5 +86,3 @@ def fuzz_all(operations, headers, checks, started, failures) -> int:
             fuzz()
         except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001 - collected: one report for all operations
             failures.append(f"{operation.method.upper()} {operation.path}: {str(error)[:600]}")
-
-    return tried
