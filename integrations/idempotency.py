@@ -133,8 +133,7 @@ class IdempotencyMiddleware:
         deadline = time.monotonic() + _wait_seconds()
         while True:
             try:
-                with transaction.atomic():
-                    return IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint), None
+                return self._insert_claim(user, key, fingerprint), None
             except IntegrityError:
                 pass
             existing = IdempotencyKey.objects.filter(user=user, key=key).first()
@@ -158,6 +157,16 @@ class IdempotencyMiddleware:
                     "A request with this Idempotency-Key is still being processed; retry shortly.",
                 )
             time.sleep(0.05)
+
+    @staticmethod
+    def _insert_claim(user, key: str, fingerprint: str) -> IdempotencyKey:
+        """The claim row, committed at once. Outside a transaction (a request, in autocommit) the INSERT is
+        its own transaction and a duplicate key fails it alone, so no BEGIN/COMMIT is sent around it; inside
+        one (tests, a caller's atomic block) a savepoint keeps a duplicate from breaking it."""
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint)
+        return IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint)
 
     @staticmethod
     def _replay(stored: IdempotencyKey) -> HttpResponse:

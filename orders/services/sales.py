@@ -47,6 +47,16 @@ OVERRIDE_CREDIT_PERM = "orders.override_credit_salesorder"
 APPROVE_CREDIT_PERM = "orders.approve_credit"
 
 SALES_LINE_AMOUNT_FIELDS = ["tax_rate", "net_amount", "tax_amount", "total_amount"]
+#: an order's relations: loaded rows when the services validate it (``full_clean`` need not query them)
+SALES_ORDER_RELATIONS = [
+    "customer",
+    "warehouse",
+    "created_by",
+    "credit_override_by",
+    "approval_requested_by",
+    "approval_decided_by",
+    "confirmation_emailed_by",
+]
 
 
 # Sales orders -----------------------------------------------------------------------------------
@@ -101,6 +111,10 @@ def _price_lines(order: SalesOrder, lines: Sequence[SalesOrderLine]) -> None:
     sales_order_amounts(order=order, lines=lines)
     # The total bounds every line amount too; refuse before any line is written.
     _check_amount(order.total, "The order total")
+    # With the checks of the header fields, these mirror the order's check constraints exactly, so saving
+    # a priced order can skip their per-constraint queries (``_save_priced``).
+    _check_amount(order.subtotal, "The order subtotal")
+    _check_amount(order.tax_total, "The order tax total")
 
 
 @dataclass(frozen=True)
@@ -226,7 +240,9 @@ def sales_order_create(*, customer: Customer, warehouse, user, **fields) -> Sale
     _check_amount(order.shipping_charge, "The shipping charge")
     order.number = next_document_number("SO")
     _price_lines(order, [])
-    _clean(order)
+    # Customer and warehouse are loaded rows checked above, the user is the caller; the check constraints
+    # are mirrored by the checks above (no query for them); the number's uniqueness is still checked.
+    _clean(order, exclude=SALES_ORDER_RELATIONS, validate_constraints=False)
     save_with_user(order, user)
     return order
 
@@ -247,10 +263,23 @@ def _recalculate(order: SalesOrder, user) -> SalesOrder:
     _price_lines(order, lines)
     if lines:
         bulk_update_with_history(lines, SalesOrderLine, SALES_LINE_AMOUNT_FIELDS, default_user=_user_or_none(user))
-    _clean(order)
-    save_with_user(order, user)
-    _store_counters(order, lines)
+    _save_priced(order, user, lines)
     return order
+
+
+def _save_priced(order: SalesOrder, user, lines: Sequence[SalesOrderLine]) -> None:
+    """Validate and save an order ``_price_lines`` just priced, with its counters, in one UPDATE.
+
+    The order is the caller's locked row: its relations and number cannot be changed by the header
+    services (``SALES_ORDER_FIELDS``) and were checked when it was created, and the check constraints are
+    mirrored by ``_check_percent``/``_check_amount`` (header) and ``_price_lines`` (totals); the fields'
+    own validation and ``clean`` still run. The counters are not historised, so saving them with the row
+    writes the same history as before.
+    """
+    _clean(order, exclude=SALES_ORDER_RELATIONS, validate_unique=False, validate_constraints=False)
+    for name, value in sales_order_counters(status=order.status, lines=lines).items():
+        setattr(order, name, value)
+    save_with_user(order, user)
 
 
 @transaction.atomic
@@ -320,8 +349,14 @@ def sales_order_lines_add(*, order: SalesOrder, lines: Sequence[dict], user) -> 
         # (mirrored by the checks above): skipping their per-line queries (as purchase_order_lines_add does).
         _clean(line, exclude=["order", "product"], validate_constraints=False)
         new_lines.append(line)
+    # Priced before they are written (one INSERT and one history row per new line, already with their
+    # amounts); the order's other lines are repriced as ``_recalculate`` does.
+    existing = _order_lines(order)
+    _price_lines(order, [*existing, *new_lines])
     created = bulk_create_with_history(new_lines, SalesOrderLine, default_user=_user_or_none(user))
-    _recalculate(order, user)
+    if existing:
+        bulk_update_with_history(existing, SalesOrderLine, SALES_LINE_AMOUNT_FIELDS, default_user=_user_or_none(user))
+    _save_priced(order, user, [*existing, *created])
     return created
 
 
