@@ -19,7 +19,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connections
-from django.db.models import Count, F, Max, Min, Q, Sum, Value
+from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from backoffice.exports import DECIMAL, INTEGER, PERCENT, Column
@@ -40,7 +40,9 @@ def _figures(shipped_on: LocalDate) -> dict:
     return {
         "shipments": Count("id"),
         "on_time": Count("id", filter=Q(sales_order__required_date__gte=shipped_on)),
-        "late": Count("id", filter=Q(sales_order__required_date__lt=shipped_on)),
+        # Shipments with a required date: each is on time or late, so late = dated - on time (one local date
+        # less to compute per shipment than a second filtered count).
+        "dated": Count("sales_order__required_date"),
         # Σ waits in whole days, not their average: groups add up exactly into the carrier chart and the totals.
         "wait_days": Sum(DaysBetween(F("sales_order__order_date"), shipped_on)),
     }
@@ -51,10 +53,12 @@ def _shipped_on(shipments) -> LocalDate:
     span (``reports.local_dates``: no Python function per row), elsewhere ``TruncDate``."""
     if connections[shipments.db].vendor != "sqlite":
         return LocalDate("shipped_at")
-    span = shipments.order_by().aggregate(first=Min("shipped_at"), last=Max("shipped_at"))
-    if span["first"] is None:
+    # Two ends of the ``shipped_at`` index, not one MIN/MAX aggregate (SQLite reads the whole index for that).
+    shipped = shipments.order_by().values_list("shipped_at", flat=True)
+    first = shipped.order_by("shipped_at").first()
+    if first is None:
         return LocalDate("shipped_at")
-    return LocalDate("shipped_at", spans=offset_spans(span["first"], span["last"]))
+    return LocalDate("shipped_at", spans=offset_spans(first, shipped.order_by("-shipped_at").first()))
 
 
 def _combined(groups: list[dict], key: str | None) -> list[dict]:
@@ -131,6 +135,7 @@ class ShipmentPerformanceReport(Report):
             .order_by(BY_CARRIER, "month")
         )
         for group in groups:
+            group["late"] = group.pop("dated") - group["on_time"]
             days = group.pop("wait_days")
             group["total_wait"] = None if days is None else dt.timedelta(days=days)
         # Bounded (carriers × months) and read once: the page needs no count, and the totals row and the
