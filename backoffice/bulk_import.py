@@ -44,11 +44,12 @@ writes the stored plan** without validating the file again.
   had when validated, no other record took a unique value, every referenced
   record still exists. Anything else raises ``PlanOutdated`` and nothing is
   written (the user uploads the file again to see a fresh preview);
-* new rows are inserted with one multi-row statement per batch (PostgreSQL:
-  ``INSERT … SELECT * FROM unnest(…) RETURNING``; SQLite: multi-row ``VALUES
-  … RETURNING``), changed rows updated with one statement per batch (only the
-  columns that changed in some row, plus ``updated_at``: counters maintained
-  elsewhere are never overwritten);
+* new rows are inserted with one statement per batch (PostgreSQL: keys drawn
+  from the table's sequence, then ``COPY`` of the rows and of their history
+  rows, the next batch formatted on a helper thread meanwhile; SQLite:
+  multi-row ``VALUES … RETURNING``), changed rows updated with one statement
+  per batch (only the columns that changed in some row, plus ``updated_at``:
+  counters maintained elsewhere are never overwritten);
 * their history rows (django-simple-history) are inserted the same way,
   directly: what ``bulk_create_with_history`` / ``bulk_update_with_history``
   write (every tracked field, ``history_type`` ``+`` or ``~``, the importing
@@ -836,7 +837,8 @@ class PlanResult(Result):
 
 def plan_result(plan: ImportPlan, sheet) -> PlanResult:
     result = PlanResult(plan, sheet)
-    headers = [force_str(h).strip() if h is not None else "" for h in sheet.headers] if sheet is not None else []
+    # The plan keeps the file's header: a plan written without reading the file again has the same result.
+    headers = [force_str(h).strip() if h is not None else "" for h in plan.headers]
     result.diff_headers = list(headers)
     by_row: dict[int, dict[str, list[str]]] = {}
     for number, column, reason in plan.errors:

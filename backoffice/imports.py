@@ -29,6 +29,7 @@ Every import goes through here, whatever it writes into:
 from __future__ import annotations
 
 import abc
+import copy
 import functools
 import hashlib
 import inspect
@@ -36,10 +37,10 @@ import io
 import math
 import re
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 from django.conf import settings
@@ -129,6 +130,8 @@ class Outcome:
     # The ``ImportJob`` recording this import (backoffice.import_jobs), when there is one.
     job_id: int | None = None
 
+    NOT_STORED: ClassVar[frozenset[str]] = frozenset({"result", "plan", "every_error"})
+
     @property
     def ok(self) -> bool:
         return not self.error_count
@@ -144,15 +147,12 @@ class Outcome:
         self.every_error.extend(asdict(error) for error in errors)
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("result")
-        data.pop("plan", None)
-        data.pop("every_error")
-        return data
+        # Field by field: ``asdict(self)`` would deep-copy the plan (every row of the file) only to drop it.
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in self.NOT_STORED}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outcome:
-        known = {name for name in cls.__dataclass_fields__ if name not in ("result", "every_error", "plan")}
+        known = {name for name in cls.__dataclass_fields__ if name not in cls.NOT_STORED}
         return cls(**{key: value for key, value in (data or {}).items() if key in known})
 
 
@@ -215,9 +215,14 @@ class ResourceTarget(ImportTarget):
         self, sheet: Sheet | None, user, *, dry_run: bool, progress=None, plan: ImportPlan | None = None
     ) -> Outcome:
         resource = self.resource_class(**self.resource_kwargs)
-        if sheet is not None and hasattr(resource, "canonical_headers"):
-            # Readable headers ("Sale price", as templates and exports write them) read as the column names.
-            sheet.headers = resource.canonical_headers(sheet.headers)
+
+        def readable(sheet):
+            """``sheet`` with readable headers ("Sale price", as templates and exports write them) read as the column
+            names; done only where the rows are read (a plan given is written without reading the file)."""
+            if sheet is not None and hasattr(resource, "canonical_headers"):
+                sheet.headers = resource.canonical_headers(sheet.headers)
+            return sheet
+
         if supports_bulk(self.resource_class):
             # Validated into a plan (the preview), the plan written in bulk with history (backoffice.bulk_import).
             # A plan given (validated earlier by this user, e.g. the preview being confirmed) is written as it is.
@@ -226,7 +231,7 @@ class ResourceTarget(ImportTarget):
             with transaction.atomic():
                 fresh = plan is None or not self.owns(plan)
                 if fresh:
-                    plan = BulkImport(resource, sheet, user, progress).validate()
+                    plan = BulkImport(resource, readable(sheet), user, progress).validate()
                 note = ""
                 if not dry_run and plan.ok and not fresh:
                     try:
@@ -236,7 +241,7 @@ class ResourceTarget(ImportTarget):
                         # written yet) and written only if every row is still good.
                         logger.info("import.plan_outdated", target=self.name, reason=outdated.message)
                         note = "The data changed since the preview: the file was checked again before importing."
-                        plan = BulkImport(resource, sheet, user, progress).validate()
+                        plan = BulkImport(resource, readable(sheet), user, progress).validate()
                         fresh = True
                 if not dry_run and plan.ok and fresh:
                     write_plan(plan, resource, user, progress=progress, fresh=True)
@@ -245,7 +250,7 @@ class ResourceTarget(ImportTarget):
                 outcome.notes.append(note)
             return outcome
         result = resource.import_data(
-            sheet.dataset(),
+            readable(sheet).dataset(),
             dry_run=dry_run,
             raise_errors=False,
             use_transactions=True,
@@ -458,6 +463,50 @@ def import_preview_sheet(preview: ImportPreview) -> Sheet:
     return read_upload(io.BytesIO(_stored_content(preview)), file_format=preview.file_format, name=preview.file_name)
 
 
+class StoredSheet:
+    """The stored file of a preview whose validated plan is being written (``import_plans``).
+
+    The file is checked unchanged at once (its SHA-256, as ``import_preview_sheet`` does: ``PreviewExpired``
+    otherwise) but read into rows only if something needs them: the plan outdated and the file checked again,
+    or bad rows whose values are quoted. Writing a plan needs only its row count (the plan's, made from this
+    very file: the plan is bound to the file's hash)."""
+
+    first_row = Sheet.first_row
+
+    def __init__(self, preview: ImportPreview, *, row_count: int) -> None:
+        self._content = _stored_content(preview)
+        self._preview = preview
+        self._row_count = row_count
+        self._sheet: Sheet | None = None
+
+    def read(self) -> Sheet:
+        if self._sheet is None:
+            preview = self._preview
+            self._sheet = read_upload(
+                io.BytesIO(self._content), file_format=preview.file_format, name=preview.file_name
+            )
+            self._content = b""
+        return self._sheet
+
+    @property
+    def was_read(self) -> bool:
+        return self._sheet is not None
+
+    def __len__(self) -> int:
+        return len(self._sheet) if self._sheet is not None else self._row_count
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.read(), name)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.read(), name, value)
+
+
 def import_preview_discard(preview: ImportPreview, *, keep_record: bool = False) -> None:
     """Delete the stored file (and the record, unless a status page still shows it)."""
     (imports_folder() / preview.stored_name).unlink(missing_ok=True)
@@ -566,13 +615,17 @@ def import_preview_run(preview_id: int, *, apply: bool) -> Outcome | None:
     sheet = target = None
     try:
         with transaction.atomic():
-            sheet = import_preview_sheet(preview)
             target = resolve_target(preview.target)
             progress = import_jobs.ProgressRecorder(job)
             if apply:  # what the preview validated (import_plans), written without a second pass
                 plan = import_plans.load_plan(preview)
+                if plan is not None and getattr(target, "owns", None) is not None and target.owns(plan):
+                    sheet = StoredSheet(preview, row_count=plan.row_count)  # checked unchanged, read if needed
+                else:
+                    sheet = import_preview_sheet(preview)
                 outcome = import_apply(sheet=sheet, target=target, user=preview.user, progress=progress, plan=plan)
             else:
+                sheet = import_preview_sheet(preview)
                 outcome = import_validate(sheet=sheet, target=target, user=preview.user, progress=progress)
     except BusinessError as error:
         outcome = Outcome(message=error.message, error_count=1)

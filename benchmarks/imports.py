@@ -24,7 +24,7 @@ so the peak resident memory printed is that phase's own:
 Prints figures; asserts nothing. Runs on a throwaway SQLite file, and on a
 throwaway PostgreSQL database when DATABASE_URL is set.
 
-    python benchmarks/imports.py [--rows N] [--baseline-rows N]
+    python benchmarks/imports.py [--rows N] [--baseline-rows N] [--only sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -87,6 +87,28 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process (all its threads): with the server's, what the figures cost whatever the load."""
+    times = os.times()
+    return times.user + times.system
+
+
+def server_cpu_seconds() -> float | None:
+    """CPU time of this connection's PostgreSQL backend (read from /proc: a server on this machine), else None."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None  # SQLite works inside this process: counted in cpu_seconds()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def report(**figures) -> None:
     print("RESULT " + json.dumps(figures), flush=True)
 
@@ -104,6 +126,7 @@ def phase_engine(path: str) -> None:
     target = ResourceTarget(ProductResource)
     history = Product.history.model.objects
     last_history = history.order_by("-history_id").values_list("history_id", flat=True).first() or 0
+    server_before, cpu_before = server_cpu_seconds(), cpu_seconds()
     started = time.perf_counter()
     with open(path, "rb") as upload:
         sheet = read_upload(upload, file_format=Path(path).suffix.lstrip("."), name=Path(path).name)
@@ -114,6 +137,9 @@ def phase_engine(path: str) -> None:
     # Confirm writes what the preview validated (its plan), as the admin's confirm step does.
     done = import_apply(sheet=sheet, target=target, user=user, plan=preview.plan)
     total = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu_before
+    server_after = server_cpu_seconds()
+    server_cpu = server_after - server_before if server_before is not None and server_after is not None else None
     report(
         rows=len(sheet),
         read=read,
@@ -128,6 +154,8 @@ def phase_engine(path: str) -> None:
         history_users=history.filter(history_id__gt=last_history).exclude(history_user=user).count(),
         progress_calls=len(progress_calls),
         peak=peak_mb(),
+        cpu=cpu,
+        server_cpu=server_cpu,
     )
 
 
@@ -243,6 +271,19 @@ def run_phase(name: str, path: Path) -> dict:
     raise SystemExit(f"phase {name} failed")
 
 
+def load_text() -> str:
+    """The machine's load average (1, 5, 15 minutes): the times above swing with it on a shared machine."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def cpu_text(figures: dict) -> str:
+    """CPU seconds spent (load-independent, unlike the times): this process, and the database server's backend."""
+    text = f"{figures['cpu']:.1f} s in Python"
+    if figures.get("server_cpu") is not None:
+        text += f" + {figures['server_cpu']:.1f} s in the PostgreSQL backend"
+    return text
+
+
 def child(rows: int, baseline_rows: int) -> None:
     setup_django()
     from django.contrib.auth import get_user_model
@@ -251,7 +292,7 @@ def child(rows: int, baseline_rows: int) -> None:
 
     Category.objects.bulk_create([Category(name=f"Category {i:02d}") for i in range(CATEGORIES)])
     get_user_model().objects.create_superuser("bench", "bench@example.com", "bench-password-123")
-    print(f"== product imports on {database_label()}", flush=True)
+    print(f"== product imports on {database_label()}; load average {load_text()}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         new_file = Path(folder) / "products.csv"
         new_file.write_bytes(product_csv(rows, prefix="P"))
@@ -279,7 +320,8 @@ def child(rows: int, baseline_rows: int) -> None:
             f"{engine['validate']:.1f} s + import {engine['apply']:.1f} s = {engine['total']:.1f} s, "
             f"{rate:,.0f} rows/s, peak RSS {engine['peak']:.0f} MB; new {engine['new']:,}, errors {engine['errors']}, "
             f"history rows {engine['history']:,}, progress reported {engine['progress_calls']} times"
-            + (" (some without the user!)" if engine["history_users"] else " (all with the user)"),
+            + (" (some without the user!)" if engine["history_users"] else " (all with the user)")
+            + f"; CPU {cpu_text(engine)}",
             flush=True,
         )
         print(
@@ -295,7 +337,8 @@ def child(rows: int, baseline_rows: int) -> None:
             f"  engine, {xlsx['rows']:,} new rows from XLSX ({xlsx_file.stat().st_size / 1e6:.1f} MB): read "
             f"{xlsx['read']:.1f} s + preview {xlsx['validate']:.1f} s + import {xlsx['apply']:.1f} s = "
             f"{xlsx['total']:.1f} s, {xlsx['rows'] / xlsx['total']:,.0f} rows/s, peak RSS {xlsx['peak']:.0f} MB; "
-            f"new {xlsx['new']:,}, errors {xlsx['errors']}; XLSX / CSV time: {xlsx['total'] / engine['total']:.2f}x",
+            f"new {xlsx['new']:,}, errors {xlsx['errors']}; XLSX / CSV time: {xlsx['total'] / engine['total']:.2f}x; "
+            f"CPU {cpu_text(xlsx)}",
             flush=True,
         )
 
@@ -316,7 +359,7 @@ def child(rows: int, baseline_rows: int) -> None:
             f"(read {update['read']:.1f} + preview {update['validate']:.1f} + import {update['apply']:.1f}), "
             f"{update['rows'] / update['total']:,.0f} rows/s, peak RSS {update['peak']:.0f} MB; "
             f"updated {update['updated']:,}, unchanged {update['unchanged']:,}, new {update['new']:,}, "
-            f"history rows written {update['history']:,}",
+            f"history rows written {update['history']:,}; CPU {cpu_text(update)}",
             flush=True,
         )
         if rows == TARGETS["rows"]:
@@ -329,6 +372,7 @@ def child(rows: int, baseline_rows: int) -> None:
                 f"upload request < 2 s: {'yes' if admin['upload_request'] < 2 else 'NO'}",
             ]
             print("  targets (issue 7): " + "; ".join(verdict), flush=True)
+        print(f"  load average at the end: {load_text()}", flush=True)
         print(flush=True)
 
 
@@ -336,6 +380,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_IMPORT_ROWS", TARGETS["rows"])))
     parser.add_argument("--baseline-rows", type=int, default=2_000)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"], default="", help="run on one database only")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=["engine", "baseline", "upload"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -347,7 +392,9 @@ def main() -> int:
     if args.child:
         child(args.rows, min(args.baseline_rows, args.rows))
         return 0
-    return run_per_database(__file__, ["--rows", str(args.rows), "--baseline-rows", str(args.baseline_rows)])
+    return run_per_database(
+        __file__, ["--rows", str(args.rows), "--baseline-rows", str(args.baseline_rows)], only=args.only
+    )
 
 
 if __name__ == "__main__":
