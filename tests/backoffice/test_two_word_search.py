@@ -18,8 +18,8 @@ from backoffice.admin_tools import _is_caseless
 from inventory.models import MovementKind, Product
 from inventory.services import StockLine, stock_receive
 from orders import services
-from orders.models import SalesOrder, Shipment
-from tests.factories import CarrierFactory, CustomerFactory, ProductFactory
+from orders.models import PurchaseOrder, Receipt, SalesOrder, Shipment
+from tests.factories import CarrierFactory, CustomerFactory, ProductFactory, SupplierFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +107,7 @@ def test_sku_and_number_words_match_djangos(admin_client, rf, admin_user, wareho
     # subquery over every match; on SQLite both stay a subquery. The rows found must not change.
     monkeypatch.setattr(admin_tools, "SEARCH_KEYS_LIMIT", 1)
     if row_by_row:
-        monkeypatch.setattr(admin_tools, "_big_table", lambda model, using: True)
+        monkeypatch.setattr(admin_tools, "_big_table", lambda model, using, rows_at_least=None: True)
     request = rf.get("/")
     request.user = admin_user
     green = ProductFactory(sku="SKU-12", name="Green tea")
@@ -141,11 +141,56 @@ def test_sku_and_number_words_match_djangos(admin_client, rf, admin_user, wareho
             assert found == plain_django_search(model, request, term), (term, url)
     orders = listed(admin_client, "/admin/orders/salesorder/", "SKU-12")
     assert [order.customer.name for order in orders] == ["Scale customer 3"]
-    with CaptureQueriesContext(connection) as captured:
-        assert len(listed(admin_client, "/admin/orders/salesorder/", "sku")) == 4
-    checked_row_by_row = any("OFFSET 0)" in query["sql"] for query in captured.captured_queries)
-    assert checked_row_by_row == (row_by_row and connection.vendor == "postgresql")
     shipments = listed(admin_client, "/admin/orders/shipment/", "x-120")
     assert [shipment.sales_order.customer.name for shipment in shipments] == ["Scale client 7"]
     orders = listed(admin_client, "/admin/orders/salesorder/", "client 120")
     assert [order.customer.name for order in orders] == ["Scale client 7"]
+    # Two rows a page: the first page is a sliced query (checked row by row on PostgreSQL), while its count
+    # is not (the matches hashed once, as ``order_id IN (SELECT ...)``: never row by row).
+    monkeypatch.setattr(admin.site._registry[SalesOrder], "list_per_page", 2)
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get("/admin/orders/salesorder/", {"q": "sku"})
+    assert response.context["cl"].result_count == 4 and len(response.context["cl"].result_list) == 2
+    checked_row_by_row = any("OFFSET 0)" in query["sql"] for query in captured.captured_queries)
+    assert checked_row_by_row == (row_by_row and connection.vendor == "postgresql")
+    counted_row_by_row = any("COUNT(" in q["sql"] and "OFFSET 0)" in q["sql"] for q in captured.captured_queries)
+    assert not counted_row_by_row
+
+
+@pytest.mark.parametrize(("keys_limit", "row_by_row"), [(2_000, False), (1, False), (1, True)])
+def test_purchase_orders_and_receipts_two_word_search_matches_djangos(
+    admin_client, rf, admin_user, warehouse, monkeypatch, keys_limit, row_by_row
+):
+    # keys_limit 1: every related match is "many" (a subquery; row by row on PostgreSQL when row_by_row makes
+    # the list's table count as big). With 2,000 the word "supplier", in every supplier's name, is a literal
+    # list of every supplier and is dropped as true of every purchase order (KeyedSearchMixin._in_every_row).
+    monkeypatch.setattr(admin_tools, "SEARCH_KEYS_LIMIT", keys_limit)
+    if row_by_row:
+        monkeypatch.setattr(admin_tools, "_big_table", lambda model, using, rows_at_least=None: True)
+    request = rf.get("/")
+    request.user = admin_user
+    tea, mug = ProductFactory(sku="SKU-12", name="Tea"), ProductFactory(sku="X-3", name="Mug")
+    for code, name, products in (
+        ("S1", "Scale supplier 12", [mug]),
+        ("S2", "Scale supplier 3", [tea]),
+        ("S3", "Scale vendor 12", [mug, tea]),
+    ):
+        order = services.purchase_order_create(
+            supplier=SupplierFactory(code=code, name=name), warehouse=warehouse, user=admin_user
+        )
+        lines = [
+            services.purchase_order_line_add(order=order, product=p, quantity=2, user=admin_user) for p in products
+        ]
+        services.purchase_order_send(order=order, user=admin_user)
+        services.receipt_create(purchase_order=order, lines=[(line, 1) for line in lines], user=admin_user)
+    terms = ("supplier 12", "Supplier 12", "supplier 3", "vendor 12", "12 SKU-12", "supplier 7", "scale 12", "SCALE")
+    terms += ("12", "sku-1", "x-3 supplier", "PO", "RC")
+    for term in terms:
+        for model, url in ((PurchaseOrder, "/admin/orders/purchaseorder/"), (Receipt, "/admin/orders/receipt/")):
+            found = {row.pk for row in listed(admin_client, url, term)}
+            assert found == plain_django_search(model, request, term), (term, url)
+    orders = listed(admin_client, "/admin/orders/purchaseorder/", "supplier 12")
+    assert sorted(order.supplier.name for order in orders) == ["Scale supplier 12", "Scale supplier 3"]  # SKU-12
+    receipts = listed(admin_client, "/admin/orders/receipt/", "supplier 12")
+    assert [receipt.purchase_order.supplier.name for receipt in receipts] == ["Scale supplier 12"]
+    assert len(listed(admin_client, "/admin/orders/purchaseorder/", "scale")) == 3
