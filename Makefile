@@ -67,7 +67,7 @@ check-migrations: install-dev
 browser:
 	@if [ -z "$$CHROMIUM_PATH" ] && [ ! -x /usr/bin/chromium ]; then \
 	  echo "Installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null; \
+	  apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium fonts-liberation >/dev/null; \
 	fi
 
 # WeasyPrint's system libraries and fonts (PDF documents, orders/documents_pdf.py) and poppler-utils (pdftoppm:
@@ -76,7 +76,7 @@ system-packages:
 	@if ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || ! ldconfig -p | grep -q 'libharfbuzz-subset.so.0' \
 	  || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || ! command -v pdftoppm >/dev/null; then \
 	  echo "Installing WeasyPrint's libraries (pango, harfbuzz), fonts and poppler-utils from Debian"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+	  apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
 	    libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core poppler-utils >/dev/null; \
 	fi
 
