@@ -12,10 +12,14 @@ the database), so the export does no per-row Python besides writing the cells.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django import forms
+from django.db import connections
 from django.db.models import Case, CharField, F, Sum, Value, When
 from django.db.models.functions import Coalesce
+from django.db.models.sql.constants import MULTI
 
 from backoffice.exports import DATETIME, INTEGER, MONEY, TEXT, Column
 from inventory.models import MovementKind, Product, StockMovement, Warehouse
@@ -106,6 +110,8 @@ class LedgerRows(MappedRows):
         tuples = self.in_order.annotate(
             kind_label=kind_label, username_or_blank=Coalesce(F("user__username"), Value(""), output_field=CharField())
         ).values_list(*TUPLE_FIELDS.values())
+        if connections[tuples.db].vendor == "sqlite":
+            return _sqlite_tuples(tuples)
         return tuples.iterator(chunk_size=EXPORT_CHUNK_SIZE)
 
     def count(self) -> int:
@@ -129,6 +135,32 @@ TUPLE_FIELDS = {
     "user": "username_or_blank",
 }
 EXPORT_CHUNK_SIZE = 5000
+_DATE_AT = list(TUPLE_FIELDS).index("date")
+_COST_AT = list(TUPLE_FIELDS).index("unit_cost")
+
+
+def _sqlite_tuples(tuples):
+    """The export's tuples on SQLite, converted here rather than by Django's per-value converters.
+
+    Django runs a generic converter loop per row and, for the date-time, a second parse and ``make_aware``
+    (about 40 % of a 1,000,000-row export); here the two typed columns are converted directly: the
+    date-time (naive UTC from the backend's decoder) made aware in UTC as Django does, and the cost with
+    Django's own decimal converter for the column. The other columns need no conversion.
+    ``test_the_ledger_csv_fast_path_writes_what_the_rows_say`` holds the file byte for byte to the rows'.
+    """
+    compiler = tuples.query.get_compiler(using=tuples.db)
+    connection = compiler.connection
+    cost = StockMovement._meta.get_field("unit_cost").get_col(StockMovement._meta.db_table)
+    to_decimal = connection.ops.get_decimalfield_converter(cost)
+    from_text, utc = dt.datetime.fromisoformat, dt.UTC
+    date_at, cost_at = _DATE_AT, _COST_AT
+    for chunk in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=EXPORT_CHUNK_SIZE):
+        for row in chunk:
+            row = list(row)
+            when = row[date_at]  # naive UTC: the backend's registered decoder parsed the stored text already
+            row[date_at] = (from_text(when) if type(when) is str else when).replace(tzinfo=utc)
+            row[cost_at] = to_decimal(row[cost_at], cost, connection)
+            yield tuple(row)
 
 
 def _row(movement: dict) -> dict:
