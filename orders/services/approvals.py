@@ -150,19 +150,7 @@ def sales_order_approve_credit(*, order: SalesOrder, user, reason: str) -> Sales
         order.credit_override_reason = reason
         order.credit_override_by = _user_or_none(user)
         save_with_user(order, user, update_fields=["credit_override_reason", "credit_override_by", "updated_at"])
-    _mail(
-        "credit_approval_decided",
-        f"Credit approved: {order.number} is confirmed",
-        _requester_address(order),
-        order=order,
-        approved=True,
-        reason=reason,
-        decided_by=user,
-        url=order_url(order),
-    )
-    business_event(
-        "sales_order.credit_approved", order=order.number, order_id=order.pk, by_user_id=getattr(user, "pk", None)
-    )
+    _announce_decision(order, user, reason, approved=True)
     return order
 
 
@@ -191,20 +179,33 @@ def sales_order_reject_credit(*, order: SalesOrder, user, reason: str) -> SalesO
             "updated_at",
         ],
     )
+    _announce_decision(order, user, reason, approved=False)
+    return order
+
+
+def _announce_decision(order: SalesOrder, user, reason: str, *, approved: bool) -> None:
+    """Tell the Sales user who asked (e-mail) and the log (business event) how a Manager decided."""
+    subject = (
+        f"Credit approved: {order.number} is confirmed"
+        if approved
+        else f"Credit rejected: {order.number} is back to draft"
+    )
     _mail(
         "credit_approval_decided",
-        f"Credit rejected: {order.number} is back to draft",
+        subject,
         _requester_address(order),
         order=order,
-        approved=False,
+        approved=approved,
         reason=reason,
         decided_by=user,
         url=order_url(order),
     )
     business_event(
-        "sales_order.credit_rejected", order=order.number, order_id=order.pk, by_user_id=getattr(user, "pk", None)
+        "sales_order.credit_approved" if approved else "sales_order.credit_rejected",
+        order=order.number,
+        order_id=order.pk,
+        by_user_id=getattr(user, "pk", None),
     )
-    return order
 
 
 def sales_order_credit_check(*, order: SalesOrder) -> CreditExposure | None:

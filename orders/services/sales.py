@@ -549,19 +549,7 @@ def confirm_locked(order: SalesOrder, *, user, credit_override_reason: str, from
     order.status = SalesOrderStatus.CONFIRMED
     order.confirmed_at = timezone.now()
     # The related rows were just loaded (and locked): skip re-querying them; the number is already unique.
-    _clean(
-        order,
-        exclude=[
-            "customer",
-            "warehouse",
-            "created_by",
-            "credit_override_by",
-            "approval_requested_by",
-            "approval_decided_by",
-        ],
-        validate_unique=False,
-        validate_constraints=False,
-    )
+    _clean(order, exclude=SALES_ORDER_RELATIONS, validate_unique=False, validate_constraints=False)
     save_with_user(
         order,
         user,
