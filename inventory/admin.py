@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -74,7 +74,7 @@ from inventory.resources import (
     SupplierResource,
     WarehouseResource,
 )
-from orders.line_entry import LINE_PICKERS, product_picker_details, stock_figures_view
+from orders.line_entry import LINE_PICKERS, LineEntryAdminMixin, product_picker_details, stock_figures_view
 
 ACTIVE_COLORS = {True: "success", False: "danger"}
 
@@ -809,7 +809,7 @@ class StockAdjustmentAdmin(StockDocumentAdmin):
 
 
 @admin.register(StockTransfer)
-class StockTransferAdmin(StockDocumentAdmin):
+class StockTransferAdmin(LineEntryAdminMixin, StockDocumentAdmin):
     """Goods moved between warehouses; *Apply* moves every line in one transaction."""
 
     apply_permission = "inventory.apply_stocktransfer"
@@ -836,17 +836,8 @@ class StockTransferAdmin(StockDocumentAdmin):
     # from their own, to any warehouse.
     warehouse_choice_fields = ("from_warehouse",)
 
-    change_form_after_template = "admin/orders/line_entry_script.html"
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["line_entry"] = {
-            "mode": "transfer",
-            "url": reverse("admin:inventory_stocklevel_figures"),
-            "warehouse": obj.from_warehouse_id if obj else None,
-            "warehouse_field": "from_warehouse",
-            "editable": (obj is None or obj.is_editable) and self.has_change_permission(request, obj),
-        }
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    line_entry_mode = "transfer"
+    line_entry_warehouse_field = "from_warehouse"
 
     def get_fieldsets(self, request, obj=None):
         header = ("from_warehouse", "to_warehouse", "note")

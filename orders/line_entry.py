@@ -20,6 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from backoffice.admin_tools import is_valid_pk
@@ -41,6 +42,35 @@ LINE_PICKERS = {
 }
 MAX_LINES = MAX_FIGURES_PRODUCTS
 MAX_BODY_BYTES = 256 * 1024
+
+
+class LineEntryAdminMixin:
+    """A document admin whose lines are typed live: the context and script ``line_entry.js`` reads.
+
+    ``line_entry_mode`` names the document ("sales", "purchase", "transfer"), ``line_entry_url`` the
+    endpoint the script calls (stock figures unless the admin has its own), ``line_entry_warehouse_field``
+    the form field whose warehouse the figures are for. Lines are editable while the document is and the
+    user may change it.
+    """
+
+    change_form_after_template = "admin/orders/line_entry_script.html"
+    line_entry_mode = ""
+    line_entry_url = "admin:inventory_stocklevel_figures"
+    line_entry_warehouse_field = "warehouse"
+
+    def line_entry_context(self, request, obj) -> dict[str, Any]:
+        field = self.line_entry_warehouse_field
+        return {
+            "mode": self.line_entry_mode,
+            "url": reverse(self.line_entry_url),
+            "warehouse": getattr(obj, f"{field}_id") if obj else None,
+            "warehouse_field": field,
+            "editable": (obj is None or obj.is_editable) and self.has_change_permission(request, obj),
+        }
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["line_entry"] = self.line_entry_context(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 class BadInput(Exception):

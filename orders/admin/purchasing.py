@@ -57,6 +57,7 @@ from orders.admin.documents import (
     status_label,
 )
 from orders.admin.hub import IncomingProductFilter, overdue_date
+from orders.line_entry import LineEntryAdminMixin
 from orders.models import (
     PurchaseOrder,
     PurchaseOrderLine,
@@ -154,7 +155,9 @@ class CloseForm(forms.Form):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(PurchaseOrderDocumentsMixin, ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdmin):
+class PurchaseOrderAdmin(
+    LineEntryAdminMixin, PurchaseOrderDocumentsMixin, ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdmin
+):
     """Purchase orders: lines, send / receive / close short / cancel, export one row per line."""
 
     #: the *add receipt* chooser (``PurchaseOrderChoiceForm``) finds only receivable orders
@@ -216,20 +219,10 @@ class PurchaseOrderAdmin(PurchaseOrderDocumentsMixin, ChooserAutocompleteMixin, 
         "cancel": lambda po: po.status in {PurchaseOrderStatus.DRAFT, PurchaseOrderStatus.SENT},
     }
 
-    change_form_after_template = "admin/orders/line_entry_script.html"
+    line_entry_mode = "purchase"
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else [PurchaseOrderLineInline]
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["line_entry"] = {
-            "mode": "purchase",
-            "url": reverse("admin:inventory_stocklevel_figures"),
-            "warehouse": obj.warehouse_id if obj else None,
-            "warehouse_field": "warehouse",
-            "editable": (obj is None or obj.is_editable) and self.has_change_permission(request, obj),
-        }
-        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_queryset(self, request):
         progress = PurchaseOrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
@@ -275,7 +275,13 @@ class CarrierChoiceForm(LineQuantitiesForm):
 
 
 @admin.register(SalesOrder)
-class SalesOrderAdmin(SalesOrderDocumentsMixin, ChooserAutocompleteMixin, StreamedExportMixin, DocumentAdmin):
+class SalesOrderAdmin(
+    line_entry.LineEntryAdminMixin,
+    SalesOrderDocumentsMixin,
+    ChooserAutocompleteMixin,
+    StreamedExportMixin,
+    DocumentAdmin,
+):
     """Sales orders: lines with live totals, confirm / cancel / ship / deliver, export one row per line."""
 
     #: the *add shipment* chooser (``SalesOrderChoiceForm``) finds only open orders
@@ -366,7 +372,8 @@ class SalesOrderAdmin(SalesOrderDocumentsMixin, ChooserAutocompleteMixin, Stream
         "mark_delivered": lambda order: order.status == SalesOrderStatus.SHIPPED,
     }
     change_form_template = "admin/orders/salesorder/change_form.html"
-    change_form_after_template = "admin/orders/line_entry_script.html"
+    line_entry_mode = "sales"
+    line_entry_url = "admin:orders_salesorder_live_totals"
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else [SalesOrderLineInline]
@@ -379,16 +386,8 @@ class SalesOrderAdmin(SalesOrderDocumentsMixin, ChooserAutocompleteMixin, Stream
         )
         return [live_totals, *super().get_urls()]
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["line_entry"] = {
-            "mode": "sales",
-            "url": reverse("admin:orders_salesorder_live_totals"),
-            "warehouse": obj.warehouse_id if obj else None,
-            "warehouse_field": "warehouse",
-            "customer": obj.customer_id if obj else None,
-            "editable": (obj is None or obj.is_editable) and self.has_change_permission(request, obj),
-        }
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def line_entry_context(self, request, obj):
+        return {**super().line_entry_context(request, obj), "customer": obj.customer_id if obj else None}
 
     def get_changeform_initial_data(self, request):
         # The warehouse defaults to the only active one the user may take orders for, else to the one they staff.
