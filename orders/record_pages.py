@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.urls import reverse
 
+from backoffice.admin_tools import count_of
 from backoffice.scoping import scope_queryset
 from inventory.models import Product, StockLevel, StockMovement, Supplier, SupplierProduct
 from orders.models import (
@@ -66,16 +67,6 @@ def ledger_url(*, product_id: int | None = None, warehouse_id: int | None = None
     if warehouse_id is not None:
         params["warehouse__id__exact"] = warehouse_id
     return changelist_url(StockMovement, **params)
-
-
-class _CountOf(Subquery):
-    """``(SELECT COUNT(*) FROM (<query>) AS counted)``: the number of rows of a (limited) subquery."""
-
-    template = "(SELECT COUNT(*) FROM (%(subquery)s) AS counted)"
-
-
-def _count_of(queryset) -> Subquery:
-    return _CountOf(queryset, output_field=IntegerField())
 
 
 # ---------------------------------------------------------------------------
@@ -142,11 +133,11 @@ def product_hub(user, product: Product) -> ProductHub:
     if may_view_ledger:
         # At most COUNT_CAP + 1 entries counted (index on product, warehouse, created_at).
         entries = scope_queryset(user, StockMovement.objects.filter(product=OuterRef("pk"))).order_by()
-        figures["ledger"] = _count_of(entries.values("pk")[: COUNT_CAP + 1])
+        figures["ledger"] = count_of(entries.values("pk")[: COUNT_CAP + 1])
     if _may_view(user, SalesOrder):
         holding = SalesOrderLine.objects.filter(product=OuterRef(OuterRef("pk")), quantity_reserved__gt=0)
         orders = SalesOrder.objects.filter(status__in=SalesOrderStatus.OPEN, pk__in=holding.values("order_id"))
-        figures["reserved"] = _count_of(scope_queryset(user, orders).order_by().values("pk"))
+        figures["reserved"] = count_of(scope_queryset(user, orders).order_by().values("pk"))
     if _may_view(user, PurchaseOrder):
         outstanding = PurchaseOrderLine.objects.filter(
             product=OuterRef("pk"),

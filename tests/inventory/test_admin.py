@@ -43,6 +43,12 @@ def cells(response, column):
     return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in found]
 
 
+def link_cells(response, column):
+    """Text of a changelist's link column (a header cell), row by row."""
+    found = re.findall(rf'<th class="field-{column}[^"]*"[^>]*>(.*?)</th>', response.content.decode(), re.DOTALL)
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in found]
+
+
 def messages_of(response):
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -118,6 +124,22 @@ def test_changelist_has_no_per_row_queries(admin_client, catalogue, model, djang
         response = admin_client.get(url(f"{model}_changelist"))
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) >= min(ROWS, response.context["cl"].list_per_page)
+
+
+def test_category_list_counts_each_categorys_products_and_sorts_by_them(admin_client):
+    tea, coffee, empty = (CategoryFactory(name=name) for name in ("Tea", "Coffee", "Empty"))
+    ProductFactory.create_batch(3, category=tea)
+    ProductFactory.create_batch(5, category=coffee)
+
+    by_name = admin_client.get(url("category_changelist"))
+    most_first = admin_client.get(url("category_changelist", query="?o=-3"))
+
+    assert list(zip(link_cells(by_name, "name"), cells(by_name, "product_count"), strict=True)) == [
+        ("Coffee", "5"),
+        ("Empty", "0"),
+        ("Tea", "3"),
+    ]
+    assert link_cells(most_first, "name") == ["Coffee", "Tea", "Empty"]
 
 
 BIG_LISTS = [
