@@ -426,8 +426,13 @@ class Receipt(TimeStamped):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        # The list's default order, read from the index instead of sorting every receipt.
-        indexes = [models.Index(fields=["received_at", "id"], name="receipt_received_at_idx")]
+        # The list's default order and its other sortable columns, read from an index instead of
+        # joining and sorting every receipt.
+        indexes = [
+            models.Index(fields=["received_at", "id"], name="receipt_received_at_idx"),
+            models.Index(fields=["received_by", "id"], name="receipt_received_by_idx"),
+            models.Index(fields=["delivery_note", "id"], name="receipt_delivery_note_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.number or "New receipt"
