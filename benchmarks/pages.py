@@ -10,7 +10,8 @@ the same table (Unfold's own ``ModelAdmin`` with ``list_display = ("pk",)`` on a
 site, measured in the same run) and the ratio of the two p50s; ``MISS`` marks a page over a target
 (p95 > 300 ms, ratio > 3, queries > 15). Pages: for each list the first page, page 500 (or the last),
 each filter, each sortable column (both directions), searches by number, SKU and name; each change,
-add and history page; the choosers and autocompletes; the dashboard. Prints figures; asserts nothing.
+add and history page; the choosers and autocompletes; the dashboard; every REST API list (``--match API``: first
+page, page 500 or the last, a search), as the same user through its session. Prints figures; asserts nothing.
 
     python benchmarks/pages.py [--products N] [--movements N] [--orders N] [--lines-per-order K]
                                [--requests N] [--keep NAME] [--only sqlite|postgresql] [--match TEXT]
@@ -235,6 +236,41 @@ def all_pages(user) -> list[tuple[str, str, str]]:
         ),
         ("chooser: receivable POs ''", ac.format("orders", "receipt", "purchase_order", ""), "orders/purchaseorder"),
     ]
+    pages += api_pages(samples)
+    return pages
+
+
+#: the API search measured for each list with ``search_fields`` (the admin's sample of that kind)
+API_SEARCH_KINDS = ("name", "number", "sku")
+
+
+def api_pages(samples: dict) -> list[tuple[str, str, str]]:
+    """Every REST API list (``/api/v1/``, the router's): first page, page 500 (or the last) of the lists
+    paged by number (the ledger's cursor pages never count), and a search where the list offers one."""
+    from urllib.parse import urlencode
+
+    from rest_framework.pagination import PageNumberPagination
+
+    from backoffice.api_urls import router
+
+    pages = []
+    for prefix, viewset, _basename in router.registry:
+        model = viewset.queryset.model
+        label = f"{model._meta.app_label}.{model._meta.model_name}"
+        plain = f"{model._meta.app_label}/{model._meta.model_name}"
+        base = f"/api/v1/{prefix}/"
+        pages.append((f"API {prefix}: list", base, plain))
+        paginator = viewset.pagination_class
+        if paginator and issubclass(paginator, PageNumberPagination):
+            rows = model._default_manager.count()
+            far = max(1, min(500, (rows + paginator.page_size - 1) // paginator.page_size))
+            pages.append((f"API {prefix}: page {far}", f"{base}?page={far}", plain))
+        if getattr(viewset, "search_fields", None):
+            kinds = samples.get(label, {})
+            kind = next((kind for kind in API_SEARCH_KINDS if kind in kinds), None)
+            if kind:
+                term = kinds[kind]
+                pages.append((f"API {prefix}: search {kind} {term!r}", f"{base}?{urlencode({'search': term})}", plain))
     return pages
 
 
@@ -277,6 +313,8 @@ def p95(times: list[float]) -> float:
 def child(
     products: int, movements: int, orders: int, lines_per_order: int, requests: int, match: str, show_sql: float
 ) -> None:
+    # The API's per-user throttle (1,200 a minute) would answer 429 to a benchmark's burst; it still runs.
+    os.environ["DJANGO_API_THROTTLE_USER"] = "1000000/minute"
     setup_django()
     from django.conf import settings
     from django.contrib.auth import get_user_model
