@@ -88,7 +88,9 @@ class Product(TimeStamped):
         validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))],
     )
     is_active = models.BooleanField("active", default=True)
-    history = HistoricalRecords()
+    # History is read by product (``id``) and date; an index on the historical SKU (two: plain and pattern)
+    # and category served no query and cost every bulk import of new products their upkeep.
+    history = HistoricalRecords(no_db_index=["sku", "category"])
 
     class Meta:
         ordering = ["sku"]
