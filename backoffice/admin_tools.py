@@ -659,6 +659,27 @@ def _keys(queryset, limit: int | None = None):
     return queryset
 
 
+def leads_an_index(model, ordering) -> bool:
+    """Whether ``ordering`` (a list's order, e.g. ``["-received_at", "-id"]``) starts with a column some
+    index leads: the primary key, a unique or ``db_index`` column, the first column of a ``Meta.indexes``
+    entry. No ordering means the primary key's."""
+    ordering = list(ordering or ["-pk"])
+    first = ordering[0]
+    if not isinstance(first, str):
+        return False
+    name = first.lstrip("-")
+    if name == "pk":
+        return True
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    if not field.concrete or field.is_relation and not field.many_to_one:
+        return False
+    leading = {index.fields[0].lstrip("-") for index in model._meta.indexes if index.fields}
+    return field.primary_key or field.unique or field.db_index or field.name in leading
+
+
 class KeyedSearchMixin:
     """``search_fields`` across relations searched through keys instead of joins.
 
@@ -758,25 +779,11 @@ class KeyedSearchMixin:
 
     def _ordered_by_index(self, request, model) -> bool:
         """Whether the list is in its default order and that order starts with a column some index leads
-        (the primary key, a unique or ``db_index`` column, the first column of a ``Meta.indexes`` entry):
-        then a page walks that index and stops after a page of matches. A column the user sorted by: no."""
+        (``leads_an_index``): then a page walks that index and stops after a page of matches. A column the
+        user sorted by: no."""
         if request.GET.get(ORDER_VAR):
             return False
-        ordering = list(self.get_ordering(request) or model._meta.ordering or ["-pk"])
-        first = ordering[0]
-        if not isinstance(first, str):
-            return False
-        name = first.lstrip("-")
-        if name == "pk":
-            return True
-        try:
-            field = model._meta.get_field(name)
-        except FieldDoesNotExist:
-            return False
-        if not field.concrete or field.is_relation and not field.many_to_one:
-            return False
-        leading = {index.fields[0].lstrip("-") for index in model._meta.indexes if index.fields}
-        return field.primary_key or field.unique or field.db_index or field.name in leading
+        return leads_an_index(model, self.get_ordering(request) or model._meta.ordering)
 
     def get_search_results(self, request, queryset, search_term):
         search_fields = [str(field) for field in self.get_search_fields(request)]
@@ -785,11 +792,21 @@ class KeyedSearchMixin:
         search_term, cut = bounded_search_term(search_term)
         if cut:
             tell_search_was_cut(request)
-        model = queryset.model
         bits = [
             unescape_string_literal(bit) if bit.startswith(('"', "'")) and bit[0] == bit[-1] else bit
             for bit in smart_split(search_term)
         ]
+        ordered_by_index = self._ordered_by_index(request, queryset.model)
+        return self.keyed_search(queryset, search_fields, bits, ordered_by_index=ordered_by_index)
+
+    def keyed_search(
+        self, queryset, search_fields: list[str], bits: list[str], *, ordered_by_index: bool = True
+    ) -> tuple[QuerySet, bool]:
+        """``queryset`` narrowed to rows where each word of ``bits`` is in one of ``search_fields``
+        (``^``/``=`` prefixes as in Django), and whether rows may repeat (many-to-many fields only).
+        ``ordered_by_index``: the list is read in an index's order (see ``_row_by_row``). Used by the
+        admin's lists and by the API's ``?search=`` (``backoffice.api_base.KeyedSearchFilter``)."""
+        model = queryset.model
         heads = {field.lstrip("^=").split(LOOKUP_SEP)[0] for field in search_fields}
         head = model._meta.get_field(next(iter(heads))) if len(heads) == 1 else None
         if head is not None and head.is_relation and (head.many_to_one or head.one_to_many):
@@ -806,7 +823,6 @@ class KeyedSearchMixin:
                 return queryset.filter(**{f"{head.attname}__in": _keys(related.values_list("pk", flat=True))}), False
             return queryset.filter(pk__in=_keys(related.values_list(head.field.attname, flat=True))), False
         # One key query per word and related table: the fields through one relation are ORed on its table.
-        ordered_by_index = self._ordered_by_index(request, model)
         by_head: dict[str, list[str]] = {}
         for field in search_fields:
             name = field.lstrip("^=").split(LOOKUP_SEP)[0]
@@ -824,7 +840,7 @@ class KeyedSearchMixin:
             else:
                 queryset = queryset.filter(condition)
         may_have_duplicates = any(
-            lookup_spawns_duplicates(self.opts, _search_lookup(field))
+            lookup_spawns_duplicates(model._meta, _search_lookup(field))
             for field in search_fields
             if model._meta.get_field(field.lstrip("^=").split(LOOKUP_SEP)[0]).many_to_many
         )

@@ -19,8 +19,10 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import ISO_8601, api_settings
 
+from backoffice.admin_tools import KeyedSearchMixin, leads_an_index
 from backoffice.api import PreconditionFailed, ScopedQuerysetMixin
 from backoffice.history import save_with_user
+from backoffice.limits import MAX_SEARCH_LENGTH, MAX_SEARCH_TERMS
 
 MAX_PAGE_SIZE = 200
 
@@ -59,6 +61,46 @@ class FilterBackend(DjangoFilterBackend):
         if NOT_FILTER_PARAMS.issuperset(request.query_params.keys()):
             return queryset
         return super().filter_queryset(request, queryset, view)
+
+
+class KeyedSearchFilter(filters.SearchFilter):
+    """``?search=`` as DRF's ``SearchFilter`` (each word in one of ``search_fields``, any case; words split on
+    spaces and commas, quotes keep a phrase) through the admin's keyed search
+    (``backoffice.admin_tools.KeyedSearchMixin.keyed_search``): a field on a related table is searched on that
+    table and the list narrowed by its keys, a word found in every related row adds no condition. Same rows
+    as DRF's join (the API searches no to-many relation; ``tests/api/test_api_search.py``), without reading the
+    whole join on a big table: sales orders "customer 12" over 200,000 orders 233 → 128 ms a page, products
+    "product 12" 82 → 23 ms (``benchmarks/pages.py --match API``, PostgreSQL).
+
+    A search of more than ``MAX_SEARCH_TERMS`` words or ``MAX_SEARCH_LENGTH`` characters is a 400 (a
+    1,500-word search was a 500 on SQLite: "Expression tree is too large")."""
+
+    def filter_queryset(self, request, queryset, view):
+        search_fields = self.get_search_fields(view, request)
+        raw = request.query_params.get(self.search_param, "")
+        terms = self.get_search_terms(request)
+        if not search_fields or not terms:
+            return queryset
+        if len(raw) > MAX_SEARCH_LENGTH or len(terms) > MAX_SEARCH_TERMS:
+            raise serializers.ValidationError(
+                {
+                    self.search_param: [
+                        f"A search may have at most {MAX_SEARCH_TERMS} words and {MAX_SEARCH_LENGTH} characters."
+                    ]
+                }
+            )
+        fields = [str(field) for field in search_fields]
+        if any(field[0] in "@$" for field in fields):  # full-text and regex searches: DRF's own
+            return super().filter_queryset(request, queryset, view)
+        ordered = not request.query_params.get("ordering") and leads_an_index(
+            queryset.model, queryset.query.order_by or getattr(view, "ordering", None) or queryset.model._meta.ordering
+        )
+        queryset, may_repeat = _ApiSearch().keyed_search(queryset, fields, terms, ordered_by_index=ordered)
+        return queryset.distinct() if may_repeat else queryset
+
+
+class _ApiSearch(KeyedSearchMixin):
+    """The admin's keyed search without a model admin (only ``keyed_search`` is used)."""
 
 
 # Lean lists ---------------------------------------------------------------------------------------
@@ -320,7 +362,7 @@ class ApiViewSet(ScopedQuerysetMixin, viewsets.GenericViewSet):
     pagination_class = PageNumberPages
     filter_backends = [
         FilterBackend,
-        filters.SearchFilter,
+        KeyedSearchFilter,
         filters.OrderingFilter,
     ]
     action_permissions: dict[str, list[str]] = {}
