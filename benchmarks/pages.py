@@ -321,6 +321,8 @@ def child(
     from django.test import Client, override_settings
 
     seeded = seed(products, movements, orders, lines_per_order)
+    # A worker as gunicorn starts one (backoffice.wsgi): URLs loaded, startup objects frozen for the GC.
+    import backoffice.wsgi  # noqa: F401
     print(
         f"== pages on {database_label()}: {products:,} products, {movements:,} movements, {orders:,} sales orders "
         f"(x{lines_per_order} lines), {orders // 5:,} purchase orders; seeding {seeded:.1f} s; "
