@@ -77,11 +77,11 @@ class KeyedSearchFilter(filters.SearchFilter):
 
     def filter_queryset(self, request, queryset, view):
         search_fields = self.get_search_fields(view, request)
-        raw = request.query_params.get(self.search_param, "")
-        terms = self.get_search_terms(request)
-        if not search_fields or not terms:
+        if not search_fields:
             return queryset
-        if len(raw) > MAX_SEARCH_LENGTH or len(terms) > MAX_SEARCH_TERMS:
+        too_long = len(request.query_params.get(self.search_param, "")) > MAX_SEARCH_LENGTH
+        terms = [] if too_long else self.get_search_terms(request)  # a huge text is refused before it is split
+        if too_long or len(terms) > MAX_SEARCH_TERMS:
             raise serializers.ValidationError(
                 {
                     self.search_param: [
@@ -89,18 +89,17 @@ class KeyedSearchFilter(filters.SearchFilter):
                     ]
                 }
             )
+        if not terms:
+            return queryset
         fields = [str(field) for field in search_fields]
         if any(field[0] in "@$" for field in fields):  # full-text and regex searches: DRF's own
             return super().filter_queryset(request, queryset, view)
         ordered = not request.query_params.get("ordering") and leads_an_index(
             queryset.model, queryset.query.order_by or getattr(view, "ordering", None) or queryset.model._meta.ordering
         )
-        queryset, may_repeat = _ApiSearch().keyed_search(queryset, fields, terms, ordered_by_index=ordered)
+        # The mixin holds no model-admin state: ``keyed_search`` works on any instance of it.
+        queryset, may_repeat = KeyedSearchMixin().keyed_search(queryset, fields, terms, ordered_by_index=ordered)
         return queryset.distinct() if may_repeat else queryset
-
-
-class _ApiSearch(KeyedSearchMixin):
-    """The admin's keyed search without a model admin (only ``keyed_search`` is used)."""
 
 
 # Lean lists ---------------------------------------------------------------------------------------

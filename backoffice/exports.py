@@ -370,8 +370,8 @@ def write_xlsx(rows: Iterable, columns: Sequence[Column], file: IO[bytes], *, ti
             sheet.set_column(index, index, column.width or _default_width(column))
             header = _XLSX_ILLEGAL.sub("", force_str(column.header))
             sheet.write_string(0, index, header, bold_quoted if starts_like_formula(header) else bold)
-        formats = {"quoted": workbook.add_format({"quote_prefix": True})}
-        writers = [_xlsx_writer(sheet, workbook, formats, column) for column in columns]
+        quoted, number_formats = workbook.add_format({"quote_prefix": True}), {}
+        writers = [_xlsx_writer(sheet, workbook, column, quoted, number_formats) for column in columns]
         for row_number, row in enumerate(rows, 1):
             for column_number, (value, write) in enumerate(zip(_row_values(row, columns), writers, strict=True)):
                 if value is not None:
@@ -380,19 +380,19 @@ def write_xlsx(rows: Iterable, columns: Sequence[Column], file: IO[bytes], *, ti
         workbook.close()
 
 
-def _xlsx_writer(sheet, workbook, formats: dict, column: Column) -> Callable[[int, int, Any], None]:
+def _xlsx_writer(sheet, workbook, column: Column, quoted, number_formats: dict) -> Callable[[int, int, Any], None]:
     """``write(row, col, value)`` for one column: typed cells with the column's number format.
 
-    ``formats`` holds the workbook's cell formats, shared by the columns (``"quoted"``: quote prefix).
+    ``quoted`` is the quote-prefix cell format; ``number_formats`` the workbook's number formats by their
+    text, shared by the columns (each made once).
     """
 
     def number_format(kind: str):
         text = column.number_format or NUMBER_FORMATS.get(kind, "General")
-        if text not in formats:
-            formats[text] = workbook.add_format({"num_format": text})
-        return formats[text]
+        if text not in number_formats:
+            number_formats[text] = workbook.add_format({"num_format": text})
+        return number_formats[text]
 
-    quoted = formats["quoted"]
     write_string, write_number = sheet.write_string, sheet.write_number
     write_datetime, write_boolean = sheet.write_datetime, sheet.write_boolean
 

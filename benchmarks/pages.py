@@ -133,6 +133,11 @@ def _filter_params(spec, today) -> list[tuple[str, dict]]:
     return []
 
 
+def far_page(rows: int, per_page: int) -> int:
+    """Page 500 of a list, or its last page when it has fewer."""
+    return max(1, min(500, (rows + per_page - 1) // per_page))
+
+
 def list_pages(model_label: str, user, samples: dict) -> list[tuple[str, str, str]]:
     """First page, page 500, each filter, each sortable column both ways, searches, for one list."""
     from urllib.parse import urlencode
@@ -152,7 +157,7 @@ def list_pages(model_label: str, user, samples: dict) -> list[tuple[str, str, st
     changelist = model_admin.get_changelist_instance(request)
     pages = [(f"{name}: list", base, plain)]
     rows = model._default_manager.count()
-    far = max(1, min(500, (rows + changelist.list_per_page - 1) // changelist.list_per_page))
+    far = far_page(rows, changelist.list_per_page)
     pages.append((f"{name}: page {far}", f"{base}?p={far}", plain))
     for spec in changelist.filter_specs:
         for label, params in _filter_params(spec, timezone.localdate()):
@@ -263,7 +268,7 @@ def api_pages(samples: dict) -> list[tuple[str, str, str]]:
         paginator = viewset.pagination_class
         if paginator and issubclass(paginator, PageNumberPagination):
             rows = model._default_manager.count()
-            far = max(1, min(500, (rows + paginator.page_size - 1) // paginator.page_size))
+            far = far_page(rows, paginator.page_size)
             pages.append((f"API {prefix}: page {far}", f"{base}?page={far}", plain))
         if getattr(viewset, "search_fields", None):
             kinds = samples.get(label, {})
@@ -323,6 +328,7 @@ def child(
     seeded = seed(products, movements, orders, lines_per_order)
     # A worker as gunicorn starts one (backoffice.wsgi): URLs loaded, startup objects frozen for the GC.
     import backoffice.wsgi  # noqa: F401
+
     print(
         f"== pages on {database_label()}: {products:,} products, {movements:,} movements, {orders:,} sales orders "
         f"(x{lines_per_order} lines), {orders // 5:,} purchase orders; seeding {seeded:.1f} s; "
